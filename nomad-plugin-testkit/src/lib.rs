@@ -1,0 +1,2 @@
+//! Launch and certify HashiCorp Nomad plugins the way a Nomad client does.
+#![warn(missing_docs)]
