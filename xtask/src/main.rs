@@ -1,0 +1,92 @@
+//! Project automation for nomad-plugin-rs: `cargo xtask <command>`.
+
+use anyhow::{bail, Context, Result};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const USAGE: &str = "usage: cargo xtask <command>
+
+commands:
+  test    install what the tests need (Go modules for the interop hosts) and run the whole test suite
+  demo    build a reference plugin and drive it through the testkit as a Nomad client would
+";
+
+fn main() -> Result<()> {
+    let mut args = std::env::args().skip(1);
+    let cmd = args.next().unwrap_or_default();
+    let rest: Vec<String> = args.collect();
+    match cmd.as_str() {
+        "test" => test(&rest),
+        "demo" => demo(&rest),
+        "" | "help" | "-h" | "--help" => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        other => bail!("unknown command `{other}`\n\n{USAGE}"),
+    }
+}
+
+/// The repository root (the parent of this crate's directory).
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+fn run(cmd: &mut Command) -> Result<()> {
+    eprintln!("xtask: running {cmd:?}");
+    let status = cmd
+        .status()
+        .with_context(|| format!("could not start {cmd:?}"))?;
+    if !status.success() {
+        bail!("{cmd:?} failed with {status}");
+    }
+    Ok(())
+}
+
+fn cargo() -> Command {
+    let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    c.current_dir(root());
+    c
+}
+
+/// Runs the test suite, after making sure the Go interop hosts can build.
+fn test(extra: &[String]) -> Result<()> {
+    ensure_go_modules()?;
+    run(cargo()
+        .args(["test", "--workspace", "--all-targets"])
+        .args(extra))?;
+    run(cargo().args(["test", "--workspace", "--doc"]))?;
+    Ok(())
+}
+
+/// Downloads the Go modules the interop hosts pin, so the Rust tests that
+/// build those hosts work offline afterwards.
+fn ensure_go_modules() -> Result<()> {
+    let interop = root().join("nomad-plugin-testkit/interop");
+    if !interop.join("go.mod").exists() {
+        return Ok(());
+    }
+    let go = which("go").context(
+        "the interop tests need the Go toolchain (`go` on PATH); install Go 1.22 or newer",
+    )?;
+    run(Command::new(go)
+        .args(["mod", "download"])
+        .current_dir(&interop))
+}
+
+fn which(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .chain([PathBuf::from("/usr/local/go/bin")])
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+}
+
+/// The main job: build a reference plugin and drive it like a Nomad client.
+fn demo(extra: &[String]) -> Result<()> {
+    run(cargo()
+        .args(["run", "--quiet", "-p", "nomad-plugin-testkit", "--example", "demo", "--"])
+        .args(extra))
+}
