@@ -4,3 +4,5 @@
 //! an unmodified Nomad agent then loads the binary exactly as it loads a
 //! plugin written in Go with hashicorp/go-plugin.
 #![warn(missing_docs)]
+
+pub mod runtime;

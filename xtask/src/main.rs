@@ -87,6 +87,14 @@ fn which(name: &str) -> Option<PathBuf> {
 /// The main job: build a reference plugin and drive it like a Nomad client.
 fn demo(extra: &[String]) -> Result<()> {
     run(cargo()
-        .args(["run", "--quiet", "-p", "nomad-plugin-testkit", "--example", "demo", "--"])
+        .args([
+            "run",
+            "--quiet",
+            "-p",
+            "nomad-plugin-testkit",
+            "--example",
+            "demo",
+            "--",
+        ])
         .args(extra))
 }

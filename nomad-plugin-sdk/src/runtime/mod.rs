@@ -1,0 +1,323 @@
+//! The go-plugin server side, shared by every gRPC plugin kind.
+//!
+//! A plugin binary started by Nomad (or the autoscaler, or the testkit) must:
+//! check the magic cookie, pick a protocol version, listen on a Unix socket,
+//! print exactly one handshake line on stdout, then serve gRPC: health,
+//! go-plugin's controller, stdio and broker services, and the plugin's own
+//! services. [`serve`] does all of that for a set of tonic services; the
+//! per-kind `serve` functions of this crate build on it, so most plugin
+//! authors never call it directly.
+//!
+//! | step | what the runtime does |
+//! |---|---|
+//! | cookie | refuses to run without it, printing go-plugin's message, exit status 1 |
+//! | versions | announces the plugin's version; the host reports a mismatch |
+//! | listener | `plugin<digits>` socket in `PLUGIN_UNIX_SOCKET_DIR`/`TMPDIR`/`/tmp`, group and mode from `PLUGIN_UNIX_SOCKET_GROUP`; TCP on 127.0.0.1 within `PLUGIN_MIN_PORT..=PLUGIN_MAX_PORT` when asked |
+//! | handshake | `1|VERSION|unix|PATH|grpc|` on stdout, flushed, after the socket is bound |
+//! | stdio | later stdout/stderr output streams to the host through `plugin.GRPCStdio` |
+//! | logging | `tracing` events as go-hclog JSON on the real stderr ([`logging`]) |
+//! | stop | `plugin.GRPCController/Shutdown` or SIGTERM; SIGINT is ignored as in Go plugins; the socket file is removed |
+
+mod broker;
+mod controller;
+mod env;
+mod error;
+pub mod handshake;
+mod listener;
+pub mod logging;
+mod stdio;
+
+use std::time::Duration;
+
+use futures::FutureExt;
+use nomad_plugin_proto::go_plugin::grpc_broker_server::GrpcBrokerServer;
+use nomad_plugin_proto::go_plugin::grpc_controller_server::GrpcControllerServer;
+use nomad_plugin_proto::go_plugin::grpc_stdio_server::GrpcStdioServer;
+use tokio::sync::watch;
+use tonic::service::Routes;
+use tonic::transport::Server;
+
+pub use env::PluginEnv;
+pub use error::ServeError;
+pub use handshake::{Handshake, HandshakeLine, Network};
+
+/// The largest gRPC message a plugin accepts. Go hosts send messages of up
+/// to 2 GiB; task configs and driver state are far smaller, but the 4 MiB
+/// default is too tight for some exec payloads and recovered state.
+pub const MAX_MESSAGE_SIZE: usize = 64 * 1024 * 1024;
+
+/// How the runtime serves, in types rather than environment variables, so
+/// tests and unusual hosts need no global state.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    /// Cookie and protocol version.
+    pub handshake: Handshake,
+    /// What the host put in the environment.
+    pub env: PluginEnv,
+    /// Listen on a Unix socket (the default on Unix, as go-plugin does) or
+    /// on loopback TCP.
+    pub network: Network,
+    /// Point fds 1 and 2 at the stdio stream after the handshake, as a Go
+    /// plugin does. Turn off when the runtime is embedded in a test process.
+    pub redirect_stdio: bool,
+    /// Ignore SIGINT and stop on SIGTERM. Turn off when embedding.
+    pub handle_signals: bool,
+    /// How long in-flight calls may take to finish once a stop is asked
+    /// for; streams still open then are cut. Keep it well under the two
+    /// seconds go-plugin hosts wait before they kill the process.
+    pub shutdown_grace: Duration,
+}
+
+impl ServeConfig {
+    /// The configuration a plugin started by its host uses: the process
+    /// environment, a Unix socket, stdio redirection and signal handling.
+    pub fn from_process(handshake: Handshake) -> Self {
+        ServeConfig {
+            env: PluginEnv::from_process(&handshake),
+            handshake,
+            network: Network::Unix,
+            redirect_stdio: true,
+            handle_signals: true,
+            shutdown_grace: Duration::from_millis(800),
+        }
+    }
+
+    /// A configuration for embedding the runtime in a test: the given
+    /// environment, no stdio redirection, no signal handling.
+    pub fn embedded(handshake: Handshake, env: PluginEnv) -> Self {
+        ServeConfig {
+            handshake,
+            env,
+            network: Network::Unix,
+            redirect_stdio: false,
+            handle_signals: false,
+            shutdown_grace: Duration::from_millis(800),
+        }
+    }
+}
+
+/// Where the handshake line goes. [`serve`] writes it to stdout; tests can
+/// collect it instead.
+pub trait HandshakeSink: Send {
+    /// Delivers the line (without its newline).
+    fn announce(&mut self, line: &HandshakeLine) -> std::io::Result<()>;
+}
+
+/// Writes the handshake line to the process's stdout and flushes it.
+#[derive(Debug, Default)]
+pub struct Stdout;
+
+impl HandshakeSink for Stdout {
+    fn announce(&mut self, line: &HandshakeLine) -> std::io::Result<()> {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{line}")?;
+        out.flush()
+    }
+}
+
+impl<F> HandshakeSink for F
+where
+    F: FnMut(&HandshakeLine) -> std::io::Result<()> + Send,
+{
+    fn announce(&mut self, line: &HandshakeLine) -> std::io::Result<()> {
+        self(line)
+    }
+}
+
+/// Serves `services` (the plugin's own tonic services) behind go-plugin's
+/// handshake until the host asks the plugin to stop.
+///
+/// Returns `Ok(())` after a clean stop. Every failure before the handshake
+/// line is written comes back as an error, with nothing printed on stdout.
+pub async fn serve(
+    config: ServeConfig,
+    services: Routes,
+    mut sink: impl HandshakeSink,
+) -> Result<(), ServeError> {
+    config.env.check_cookie(&config.handshake)?;
+    let negotiated = config.handshake.negotiate(&config.env.protocol_versions);
+    if !negotiated.host_listed_it {
+        tracing::warn!(
+            plugin_version = negotiated.version,
+            host_versions = ?config.env.protocol_versions,
+            "the host does not list this plugin's protocol version; it will refuse the plugin"
+        );
+    }
+
+    let bound = match config.network {
+        Network::Unix => listener::bind_unix(&config.env)?,
+        Network::Tcp => listener::bind_tcp(&config.env).await?,
+    };
+
+    let server_cert = String::new();
+    if config.env.client_cert.is_some() {
+        tracing::warn!(
+            "the host asked for AutoMTLS (PLUGIN_CLIENT_CERT); this build serves without TLS"
+        );
+    }
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let (health_reporter, health) = tonic_health::server::health_reporter();
+    health_reporter
+        .set_service_status("plugin", tonic_health::ServingStatus::Serving)
+        .await;
+
+    let line = HandshakeLine {
+        protocol_version: negotiated.version,
+        network: bound.network(),
+        address: bound.address(),
+        server_cert,
+        // We do not multiplex broker connections over the listener.
+        multiplex: config.env.multiplex_grpc.as_ref().map(|_| false),
+    };
+    sink.announce(&line).map_err(ServeError::Handshake)?;
+
+    let stdio = if config.redirect_stdio {
+        let pipes = stdio::redirect().map_err(ServeError::Stdio)?;
+        stdio::StdioForwarder::start(pipes).map_err(ServeError::Stdio)?
+    } else {
+        stdio::StdioForwarder::idle()
+    };
+
+    let _signals = if config.handle_signals {
+        Some(watch_signals(stop_tx.clone())?)
+    } else {
+        None
+    };
+
+    let router = Server::builder()
+        .add_routes(services)
+        .add_service(health)
+        .add_service(GrpcControllerServer::new(controller::Controller {
+            stop: stop_tx.clone(),
+        }))
+        .add_service(GrpcStdioServer::new(stdio))
+        .add_service(GrpcBrokerServer::new(broker::Broker));
+
+    let mut shutdown_rx = stop_rx.clone();
+    let shutdown = async move {
+        let _ = shutdown_rx.wait_for(|stop| *stop).await;
+    };
+
+    tracing::debug!(address = %line.address, network = line.network.as_str(), "plugin serving");
+    let (server, socket) = match bound {
+        listener::Bound::Unix { listener, socket } => {
+            let incoming = tokio_stream::wrappers::UnixListenerStream::new(listener);
+            (
+                tokio::spawn(router.serve_with_incoming_shutdown(incoming, shutdown)).boxed(),
+                Some(socket),
+            )
+        }
+        listener::Bound::Tcp { listener, .. } => {
+            let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+            (
+                tokio::spawn(router.serve_with_incoming_shutdown(incoming, shutdown)).boxed(),
+                None,
+            )
+        }
+    };
+    let result = finish(server, stop_rx, config.shutdown_grace).await;
+    drop(socket);
+    drop(stop_tx);
+    tracing::debug!("plugin stopped");
+    result
+}
+
+type ServerTask = futures::future::BoxFuture<
+    'static,
+    Result<Result<(), tonic::transport::Error>, tokio::task::JoinError>,
+>;
+
+/// Waits for the server to end or for a stop request; after a stop, gives
+/// in-flight calls `grace` to finish and then cuts the rest.
+async fn finish(
+    mut server: ServerTask,
+    mut stop_rx: watch::Receiver<bool>,
+    grace: Duration,
+) -> Result<(), ServeError> {
+    tokio::select! {
+        res = &mut server => return flatten(res),
+        _ = stop_rx.wait_for(|stop| *stop) => {}
+    }
+    match tokio::time::timeout(grace, &mut server).await {
+        Ok(res) => flatten(res),
+        // Streams the host did not close in time: dropping the task ends
+        // the accept loop; the process exits right after.
+        Err(_) => Ok(()),
+    }
+}
+
+fn flatten(
+    res: Result<Result<(), tonic::transport::Error>, tokio::task::JoinError>,
+) -> Result<(), ServeError> {
+    match res {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(ServeError::Transport(e)),
+        Err(e) => Err(ServeError::Io {
+            context: "the gRPC server task failed",
+            source: std::io::Error::other(e.to_string()),
+        }),
+    }
+}
+
+/// Ignores SIGINT (the host owns Ctrl-C: plugins share its process group)
+/// and turns SIGTERM into a stop request.
+fn watch_signals(stop: watch::Sender<bool>) -> Result<tokio::task::JoinHandle<()>, ServeError> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let io = |source| ServeError::Io {
+        context: "installing signal handlers",
+        source,
+    };
+    let mut int = signal(SignalKind::interrupt()).map_err(io)?;
+    let mut term = signal(SignalKind::terminate()).map_err(io)?;
+    Ok(tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                Some(()) = int.recv() => tracing::trace!("plugin received interrupt signal, ignoring"),
+                Some(()) = term.recv() => {
+                    tracing::debug!("plugin received SIGTERM, stopping");
+                    let _ = stop.send(true);
+                }
+                else => return,
+            }
+        }
+    }))
+}
+
+/// Runs a plugin binary's whole life: the entry point behind every per-kind
+/// `serve` function.
+///
+/// Checks the cookie before anything else (printing go-plugin's message and
+/// exiting with status 1 when it is wrong), installs hclog logging under
+/// `name`, builds a tokio runtime, serves `services()` and returns when the
+/// host stops the plugin. On any serve error it logs the error, prints it on
+/// stderr and exits with status 1.
+pub fn run(handshake: Handshake, name: &str, services: impl FnOnce() -> Routes) {
+    let config = ServeConfig::from_process(handshake);
+    if config.env.check_cookie(&handshake).is_err() {
+        eprint!("{}", handshake::NOT_A_HOST_MESSAGE);
+        std::process::exit(1);
+    }
+    for bad in &config.env.invalid_protocol_versions {
+        eprint!("server sent invalid plugin version {bad:?}");
+    }
+    logging::init(name);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("{name}: could not start the async runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    let result = runtime.block_on(serve(config, services(), Stdout));
+    runtime.shutdown_timeout(Duration::from_millis(200));
+    if let Err(e) = result {
+        tracing::error!(error = %e, "plugin failed");
+        eprintln!("{name}: {e}");
+        std::process::exit(1);
+    }
+}
