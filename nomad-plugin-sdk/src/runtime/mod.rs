@@ -103,16 +103,15 @@ pub trait HandshakeSink: Send {
     fn announce(&mut self, line: &HandshakeLine) -> std::io::Result<()>;
 }
 
-/// Writes the handshake line to the process's stdout and flushes it.
+/// Writes the handshake line to the process's real stdout and flushes it.
+/// When stdio is redirected, that is the original stdout kept aside, which
+/// nothing else writes to.
 #[derive(Debug, Default)]
 pub struct Stdout;
 
 impl HandshakeSink for Stdout {
     fn announce(&mut self, line: &HandshakeLine) -> std::io::Result<()> {
-        use std::io::Write;
-        let mut out = std::io::stdout().lock();
-        writeln!(out, "{line}")?;
-        out.flush()
+        stdio::write_real_stdout(&format!("{line}\n"))
     }
 }
 
@@ -133,9 +132,26 @@ where
 pub async fn serve(
     config: ServeConfig,
     services: Routes,
+    sink: impl HandshakeSink,
+) -> Result<(), ServeError> {
+    serve_with(config, || services, sink).await
+}
+
+/// Like [`serve`], but builds the services only after stdout and stderr are
+/// redirected, so nothing the plugin's set-up code prints can reach the
+/// host before the handshake line.
+pub async fn serve_with(
+    config: ServeConfig,
+    services: impl FnOnce() -> Routes,
     mut sink: impl HandshakeSink,
 ) -> Result<(), ServeError> {
     config.env.check_cookie(&config.handshake)?;
+    let redirected = if config.redirect_stdio {
+        Some(stdio::redirect().map_err(ServeError::Stdio)?)
+    } else {
+        None
+    };
+    let services = services();
     let negotiated = config.handshake.negotiate(&config.env.protocol_versions);
     if !negotiated.host_listed_it {
         tracing::warn!(
@@ -173,11 +189,9 @@ pub async fn serve(
     };
     sink.announce(&line).map_err(ServeError::Handshake)?;
 
-    let stdio = if config.redirect_stdio {
-        let pipes = stdio::redirect().map_err(ServeError::Stdio)?;
-        stdio::StdioForwarder::start(pipes).map_err(ServeError::Stdio)?
-    } else {
-        stdio::StdioForwarder::idle()
+    let stdio = match redirected {
+        Some(pipes) => stdio::StdioForwarder::start(pipes).map_err(ServeError::Stdio)?,
+        None => stdio::StdioForwarder::idle(),
     };
 
     let _signals = if config.handle_signals {
@@ -313,7 +327,7 @@ pub fn run(handshake: Handshake, name: &str, services: impl FnOnce() -> Routes) 
             std::process::exit(1);
         }
     };
-    let result = runtime.block_on(serve(config, services(), Stdout));
+    let result = runtime.block_on(serve_with(config, services, Stdout));
     runtime.shutdown_timeout(Duration::from_millis(200));
     if let Err(e) = result {
         tracing::error!(error = %e, "plugin failed");
