@@ -925,10 +925,8 @@ mod nomad {
                 desc: "d".into(),
             };
             let expected = cat(&[
-                &[0x0a, 0x09, 0x09],
-                &F64_1_5,                        // field 1 (float_numerator_val) { field 1, 64-bit }
-                &[0x12, 0x09, 0x09],
-                &F64_2_0,                        // field 2 (float_denominator_val) { field 1, 64-bit }
+                &[0x0a, 0x09, 0x09], &F64_1_5,   // field 1 (float_numerator_val) { field 1, 64-bit }
+                &[0x12, 0x09, 0x09], &F64_2_0,   // field 2 (float_denominator_val) { field 1, 64-bit }
                 &[0x1a, 0x02, 0x08, 0x03],       // field 3 (int_numerator_val) { field 1, varint }
                 &[0x22, 0x02, 0x08, 0x04],       // field 4 (int_denominator_val) { field 1, varint }
                 &[0x2a, 0x03, 0x0a, 0x01], b"s", // field 5 (string_val) { field 1, length-delimited }
@@ -1204,8 +1202,7 @@ mod nomad {
                 &[0x20, 0x04],       // field 4 (memory_limit_bytes), varint
                 &[0x28, 0x05],       // field 5 (oom_score_adj), varint
                 &[0x32, 0x01], b"0", // field 6 (cpuset_cpus)
-                &[0x41],
-                &F64_0_5,            // field 8 (PercentTicks), 64-bit
+                &[0x41], &F64_0_5,   // field 8 (PercentTicks), 64-bit
                 &[0x4a, 0x01], b"c", // field 9 (cpuset_cgroup)
             ]);
             assert_wire("drivers.LinuxResources", &msg, &expected);
@@ -1515,8 +1512,7 @@ mod nomad {
                 &[0x12, 0x02, 0x08, 0x01],       //   field 2 (timestamp) { seconds 1 }
                 &[0x1a, 0x1c],                   //   field 3 (agg_resource_usage), 28 bytes
                 &[0x0a, 0x0c],                   //     field 1 (cpu), 12 bytes
-                &[0x31],
-                &F64_0_5,                        //       field 6 (percent), 64-bit
+                &[0x31], &F64_0_5,               //       field 6 (percent), 64-bit
                 &[0x3a, 0x01, 0x05],             //       field 7 (measured_fields), packed, [PERCENT = 5]
                 &[0x12, 0x0c],                   //     field 2 (memory), 12 bytes
                 &[0x08, 0x80, 0x08],             //       field 1 (rss), varint 1024
@@ -1544,14 +1540,11 @@ mod nomad {
                 ..Default::default()
             };
             let expected = cat(&[
-                &[0x09],
-                &F64_1_0,      // field 1 (system_mode), 64-bit
-                &[0x11],
-                &F64_2_0,      // field 2 (user_mode), 64-bit
-                &[0x19],
-                &F64_0_5,      // field 3 (total_ticks), 64-bit
-                &[0x20, 0x03], // field 4 (throttled_periods), varint
-                &[0x28, 0x04], // field 5 (throttled_time), varint
+                &[0x09], &F64_1_0, // field 1 (system_mode), 64-bit
+                &[0x11], &F64_2_0, // field 2 (user_mode), 64-bit
+                &[0x19], &F64_0_5, // field 3 (total_ticks), 64-bit
+                &[0x20, 0x03],     // field 4 (throttled_periods), varint
+                &[0x28, 0x04],     // field 5 (throttled_time), varint
             ]);
             assert_wire("drivers.CPUUsage", &msg, &expected);
         }
@@ -2968,8 +2961,7 @@ mod autoscaler {
     fn timestamped_metric_and_query_responses() {
         let tm_bytes = cat(&[
             &[0x0a, 0x02, 0x08, 0x01], // field 1 (timestamp) { seconds 1 }
-            &[0x11],
-            &F64_1_5,                  // field 2 (value), 64-bit, 1.5
+            &[0x11], &F64_1_5,         // field 2 (value), 64-bit, 1.5
         ]);
         assert_wire(
             "autoscaler.shared.TimestampedMetric",
@@ -3064,8 +3056,7 @@ mod autoscaler {
         let expected = cat(&[
             &[0x0a, 0x02, 0x08, 0x01],       // field 1 (action) { count 1 }
             &[0x12, 0x03, 0x0a, 0x01], b"c", // field 2 (check) { name }
-            &[0x1a, 0x09, 0x11],
-            &F64_1_5,                        // field 3 (timestamped_metric) { field 2 (value) }
+            &[0x1a, 0x09, 0x11], &F64_1_5,   // field 3 (timestamped_metric) { field 2 (value) }
             &[0x20, 0x02],                   // field 4 (count), varint
         ]);
         assert_wire("autoscaler.strategy.RunRequest", &req, &expected);

@@ -311,6 +311,7 @@ impl Launcher {
             channel,
             logs,
             stdio: Arc::new(Mutex::new(Vec::new())),
+            stdio_changed: Arc::new(Notify::new()),
             stdout_after_handshake: stdout_rest,
             binary: self.binary,
         };
@@ -461,6 +462,7 @@ pub struct RunningPlugin {
     channel: Channel,
     logs: Logs,
     stdio: Arc<Mutex<Vec<(StdioChannel, Vec<u8>)>>>,
+    stdio_changed: Arc<Notify>,
     stdout_after_handshake: Arc<Mutex<Vec<u8>>>,
     binary: PathBuf,
 }
@@ -530,6 +532,33 @@ impl RunningPlugin {
             .unwrap_or_default()
     }
 
+    /// Waits until the stdio stream has delivered `needle` on `channel`, up
+    /// to `timeout`; returns whether it did.
+    pub async fn wait_for_stdio(
+        &self,
+        channel: StdioChannel,
+        needle: &[u8],
+        timeout: Duration,
+    ) -> bool {
+        let deadline = Instant::now() + timeout;
+        let found =
+            |out: Vec<u8>| !needle.is_empty() && out.windows(needle.len()).any(|w| w == needle);
+        loop {
+            let notified = self.stdio_changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if found(self.stdio_output(channel)) {
+                return true;
+            }
+            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+                return false;
+            };
+            if tokio::time::timeout(left, notified).await.is_err() {
+                return found(self.stdio_output(channel));
+            }
+        }
+    }
+
     /// Bytes the plugin wrote on its real stdout after the handshake line
     /// (a Go host discards them; a well-behaved plugin writes none).
     pub fn stdout_after_handshake(&self) -> Vec<u8> {
@@ -566,6 +595,7 @@ impl RunningPlugin {
     fn open_stdio(&self) {
         let mut client = GrpcStdioClient::new(self.channel.clone());
         let into = self.stdio.clone();
+        let changed = self.stdio_changed.clone();
         tokio::spawn(async move {
             let Ok(resp) = client.stream_stdio(()).await else {
                 return;
@@ -576,6 +606,7 @@ impl RunningPlugin {
                 if let Ok(mut v) = into.lock() {
                     v.push((channel, msg.data));
                 }
+                changed.notify_waiters();
             }
         });
     }

@@ -22,6 +22,7 @@ import (
 	hclog "github.com/hashicorp/go-hclog"
 	plugin "github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	basepb "nomad-plugin-rs/interop/gen/nomad/base"
 )
@@ -81,6 +82,7 @@ func main() {
 	version := flag.Uint("version", 2, "application protocol version to ask for")
 	callInfo := flag.Bool("info", false, "call BasePlugin.PluginInfo")
 	waitStdio := flag.String("wait-stdout", "", "wait until the plugin's forwarded stdout contains this text")
+	hang := flag.Bool("hang", false, "after connecting, print the plugin's address and pid, then block in a streaming call until killed")
 	flag.Parse()
 
 	rep := report{Stdio: map[string]string{}}
@@ -136,6 +138,9 @@ func main() {
 				}
 			}
 		}
+		if *hang {
+			hangInCall(client, rpc)
+		}
 		if *waitStdio != "" {
 			deadline := time.Now().Add(60 * time.Second)
 			for !strings.Contains(stdout.String(), *waitStdio) && time.Now().Before(deadline) {
@@ -166,5 +171,27 @@ func main() {
 	fmt.Println(string(out))
 	if rep.Error != "" {
 		os.Exit(2)
+	}
+}
+
+// hangInCall announces where the plugin listens and then waits forever in a
+// server-streaming call, so a test can kill this host mid-call and check
+// that the orphaned plugin still behaves.
+func hangInCall(client *plugin.Client, rpc plugin.ClientProtocol) {
+	rc := client.ReattachConfig()
+	line, _ := json.Marshal(map[string]any{"addr": rc.Addr.String(), "network": rc.Addr.Network(), "pid": rc.Pid})
+	fmt.Println(string(line))
+	_ = os.Stdout.Sync()
+	conn := rpc.(*plugin.GRPCClient).Conn
+	stream, err := healthpb.NewHealthClient(conn).Watch(context.Background(), &healthpb.HealthCheckRequest{Service: "plugin"})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "watch:", err)
+		os.Exit(3)
+	}
+	for {
+		if _, err := stream.Recv(); err != nil {
+			fmt.Fprintln(os.Stderr, "watch ended:", err)
+			os.Exit(3)
+		}
 	}
 }
