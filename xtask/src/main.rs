@@ -86,15 +86,25 @@ fn which(name: &str) -> Option<PathBuf> {
 
 /// The main job: build a reference plugin and drive it like a Nomad client.
 fn demo(extra: &[String]) -> Result<()> {
+    run(cargo().args([
+        "build",
+        "--quiet",
+        "-p",
+        "nomad-plugin-sdk",
+        "--example",
+        "runtime_probe",
+    ]))?;
+    let plugin = target_dir().join("debug/examples/runtime_probe");
     run(cargo()
-        .args([
-            "run",
-            "--quiet",
-            "-p",
-            "nomad-plugin-testkit",
-            "--example",
-            "demo",
-            "--",
-        ])
+        .args(["run", "--quiet", "-p", "nomad-plugin-testkit", "--example", "demo", "--"])
+        .arg(plugin)
         .args(extra))
+}
+
+/// The shared target directory.
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|p| if p.is_absolute() { p } else { root().join(p) })
+        .unwrap_or_else(|| root().join("target"))
 }

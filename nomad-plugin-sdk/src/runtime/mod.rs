@@ -206,7 +206,7 @@ pub async fn serve_with(
         .add_service(GrpcControllerServer::new(controller::Controller {
             stop: stop_tx.clone(),
         }))
-        .add_service(GrpcStdioServer::new(stdio))
+        .add_service(GrpcStdioServer::new(stdio.until(stop_rx.clone())))
         .add_service(GrpcBrokerServer::new(broker::Broker));
 
     let mut shutdown_rx = stop_rx.clone();

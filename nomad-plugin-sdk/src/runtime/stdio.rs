@@ -107,6 +107,7 @@ pub(crate) fn redirect() -> std::io::Result<Redirected> {
 pub(crate) struct StdioForwarder {
     rx: Arc<Mutex<mpsc::Receiver<StdioData>>>,
     listeners: Arc<AtomicUsize>,
+    stop: Option<tokio::sync::watch::Receiver<bool>>,
 }
 
 impl StdioForwarder {
@@ -124,6 +125,7 @@ impl StdioForwarder {
         Ok(StdioForwarder {
             rx: Arc::new(Mutex::new(rx)),
             listeners,
+            stop: None,
         })
     }
 
@@ -134,7 +136,15 @@ impl StdioForwarder {
         StdioForwarder {
             rx: Arc::new(Mutex::new(rx)),
             listeners: Arc::new(AtomicUsize::new(0)),
+            stop: None,
         }
+    }
+
+    /// Ends every stdio stream when `stop` turns true, so a stopping plugin
+    /// is not held up by a host that keeps its connection open.
+    pub(crate) fn until(mut self, stop: tokio::sync::watch::Receiver<bool>) -> Self {
+        self.stop = Some(stop);
+        self
     }
 }
 
@@ -188,9 +198,16 @@ impl GrpcStdio for StdioForwarder {
         self.listeners.fetch_add(1, Ordering::AcqRel);
         let guard = Listening(self.listeners.clone());
         let rx = self.rx.clone();
-        let stream = futures::stream::unfold((rx, guard), |(rx, guard)| async move {
-            let next = rx.lock().await.recv().await;
-            next.map(|data| (Ok(data), (rx, guard)))
+        let stop = self.stop.clone();
+        let stream = futures::stream::unfold((rx, guard, stop), |(rx, guard, mut stop)| async move {
+            let next = match stop.as_mut() {
+                Some(stop) => tokio::select! {
+                    next = async { rx.lock().await.recv().await } => next,
+                    _ = stop.wait_for(|s| *s) => None,
+                },
+                None => rx.lock().await.recv().await,
+            };
+            next.map(|data| (Ok(data), (rx, guard, stop)))
         });
         Ok(Response::new(Box::pin(stream)))
     }

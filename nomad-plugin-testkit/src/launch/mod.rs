@@ -312,6 +312,7 @@ impl Launcher {
             logs,
             stdio: Arc::new(Mutex::new(Vec::new())),
             stdio_changed: Arc::new(Notify::new()),
+            stdio_task: None,
             stdout_after_handshake: stdout_rest,
             binary: self.binary,
         };
@@ -319,7 +320,8 @@ impl Launcher {
             let _ = plugin.kill().await;
             return Err(e);
         }
-        plugin.open_stdio();
+        let mut plugin = plugin;
+        plugin.stdio_task = Some(plugin.open_stdio());
         Ok(plugin)
     }
 }
@@ -455,14 +457,18 @@ pub struct KillReport {
     pub elapsed: Duration,
 }
 
+/// Chunks received through the stdio stream, in arrival order.
+type StdioChunks = Arc<Mutex<Vec<(StdioChannel, Vec<u8>)>>>;
+
 /// A plugin process the launcher started and connected to.
 pub struct RunningPlugin {
     child: Child,
     address: PluginAddress,
     channel: Channel,
     logs: Logs,
-    stdio: Arc<Mutex<Vec<(StdioChannel, Vec<u8>)>>>,
+    stdio: StdioChunks,
     stdio_changed: Arc<Notify>,
+    stdio_task: Option<tokio::task::JoinHandle<()>>,
     stdout_after_handshake: Arc<Mutex<Vec<u8>>>,
     binary: PathBuf,
 }
@@ -592,7 +598,7 @@ impl RunningPlugin {
 
     /// Opens `plugin.GRPCStdio/StreamStdio`, as go-plugin's client does right
     /// after connecting, and keeps what arrives.
-    fn open_stdio(&self) {
+    fn open_stdio(&self) -> tokio::task::JoinHandle<()> {
         let mut client = GrpcStdioClient::new(self.channel.clone());
         let into = self.stdio.clone();
         let changed = self.stdio_changed.clone();
@@ -608,7 +614,7 @@ impl RunningPlugin {
                 }
                 changed.notify_waiters();
             }
-        });
+        })
     }
 
     /// Stops the plugin as Nomad does: `plugin.GRPCController/Shutdown`
@@ -619,6 +625,10 @@ impl RunningPlugin {
         let mut controller = GrpcControllerClient::new(self.channel.clone());
         let _ = tokio::time::timeout(KILL_GRACE, controller.shutdown(Empty {})).await;
         drop(controller);
+        // Close every stream of ours, so the connection really goes away.
+        if let Some(task) = self.stdio_task.take() {
+            task.abort();
+        }
         drop(self.channel);
         match tokio::time::timeout(KILL_GRACE, self.child.wait()).await {
             Ok(Ok(status)) => Ok(KillReport {
