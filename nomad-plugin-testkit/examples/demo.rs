@@ -34,17 +34,23 @@ async fn main() -> anyhow::Result<()> {
         started.elapsed()
     );
 
-    step(2, "Read the plugin's logs as go-plugin does (hclog JSON on stderr)");
+    step(
+        2,
+        "Read the plugin's logs as go-plugin does (hclog JSON on stderr)",
+    );
     plugin
-        .wait_for_log(Duration::from_secs(10), |l| {
-            matches!(l, StderrLine::Log(e) if e.message == "plugin serving")
-        })
+        .wait_for_log(
+            Duration::from_secs(10),
+            |l| matches!(l, StderrLine::Log(e) if e.message == "plugin serving"),
+        )
         .await;
     for line in plugin.logs() {
         match line {
             StderrLine::Log(e) => println!(
                 "    {:<5} {} {}",
-                e.level.map(|l| format!("{l:?}").to_lowercase()).unwrap_or_default(),
+                e.level
+                    .map(|l| format!("{l:?}").to_lowercase())
+                    .unwrap_or_default(),
                 e.message,
                 serde_json::to_string(&e.fields)?
             ),
@@ -55,7 +61,10 @@ async fn main() -> anyhow::Result<()> {
         }
     }
 
-    step(3, "Receive what the plugin printed after the handshake (plugin.GRPCStdio)");
+    step(
+        3,
+        "Receive what the plugin printed after the handshake (plugin.GRPCStdio)",
+    );
     plugin
         .wait_for_stdio(Channel::Stdout, b"\n", Duration::from_secs(10))
         .await;
@@ -68,7 +77,10 @@ async fn main() -> anyhow::Result<()> {
         String::from_utf8_lossy(&plugin.stdio_output(Channel::Stderr))
     );
 
-    step(4, "Stop it as Nomad does (Controller.Shutdown, SIGKILL after 2 s)");
+    step(
+        4,
+        "Stop it as Nomad does (Controller.Shutdown, SIGKILL after 2 s)",
+    );
     let report = plugin.kill().await?;
     println!(
         "    exited {} in {:?} ({})",

@@ -25,6 +25,8 @@ mod error;
 pub mod handshake;
 mod listener;
 pub mod logging;
+#[cfg(feature = "automtls")]
+pub mod mtls;
 mod stdio;
 
 use std::time::Duration;
@@ -166,12 +168,26 @@ pub async fn serve_with(
         Network::Tcp => listener::bind_tcp(&config.env).await?,
     };
 
-    let server_cert = String::new();
+    #[cfg(feature = "automtls")]
+    let tls = match &config.env.client_cert {
+        Some(pem) => Some(mtls::server(pem)?),
+        None => None,
+    };
+    #[cfg(not(feature = "automtls"))]
     if config.env.client_cert.is_some() {
-        tracing::warn!(
-            "the host asked for AutoMTLS (PLUGIN_CLIENT_CERT); this build serves without TLS"
-        );
+        return Err(ServeError::Tls(
+            "the host asked for AutoMTLS (PLUGIN_CLIENT_CERT) but this plugin was built without \
+             nomad-plugin-sdk's `automtls` feature"
+                .into(),
+        ));
     }
+    #[cfg(feature = "automtls")]
+    let server_cert = tls
+        .as_ref()
+        .map(|t| t.cert_field.clone())
+        .unwrap_or_default();
+    #[cfg(not(feature = "automtls"))]
+    let server_cert = String::new();
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let (health_reporter, health) = tonic_health::server::health_reporter();
@@ -218,20 +234,68 @@ pub async fn serve_with(
     let (server, socket) = match bound {
         listener::Bound::Unix { listener, socket } => {
             let incoming = tokio_stream::wrappers::UnixListenerStream::new(listener);
-            (
-                tokio::spawn(router.serve_with_incoming_shutdown(incoming, shutdown)).boxed(),
-                Some(socket),
-            )
+            #[cfg(feature = "automtls")]
+            if let Some(tls) = tls {
+                let incoming = mtls::accept_stream(tls.acceptor, incoming);
+                return finish_serving(
+                    spawn_server(router, incoming, shutdown),
+                    Some(socket),
+                    stop_rx,
+                    stop_tx,
+                    config.shutdown_grace,
+                )
+                .await;
+            }
+            (spawn_server(router, incoming, shutdown), Some(socket))
         }
         listener::Bound::Tcp { listener, .. } => {
             let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
-            (
-                tokio::spawn(router.serve_with_incoming_shutdown(incoming, shutdown)).boxed(),
-                None,
-            )
+            #[cfg(feature = "automtls")]
+            if let Some(tls) = tls {
+                let incoming = mtls::accept_stream(tls.acceptor, incoming);
+                return finish_serving(
+                    spawn_server(router, incoming, shutdown),
+                    None,
+                    stop_rx,
+                    stop_tx,
+                    config.shutdown_grace,
+                )
+                .await;
+            }
+            (spawn_server(router, incoming, shutdown), None)
         }
     };
-    let result = finish(server, stop_rx, config.shutdown_grace).await;
+    finish_serving(server, socket, stop_rx, stop_tx, config.shutdown_grace).await
+}
+
+/// Runs the router over `incoming` in a task of its own.
+fn spawn_server<I, IO, IE>(
+    router: tonic::transport::server::Router,
+    incoming: I,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> ServerTask
+where
+    I: futures::Stream<Item = Result<IO, IE>> + Send + 'static,
+    IO: tokio::io::AsyncRead
+        + tokio::io::AsyncWrite
+        + tonic::transport::server::Connected
+        + Unpin
+        + Send
+        + 'static,
+    IO::ConnectInfo: Clone + Send + Sync + 'static,
+    IE: Into<Box<dyn std::error::Error + Send + Sync>> + 'static,
+{
+    tokio::spawn(router.serve_with_incoming_shutdown(incoming, shutdown)).boxed()
+}
+
+async fn finish_serving(
+    server: ServerTask,
+    socket: Option<listener::SocketFile>,
+    stop_rx: watch::Receiver<bool>,
+    stop_tx: watch::Sender<bool>,
+    grace: Duration,
+) -> Result<(), ServeError> {
+    let result = finish(server, stop_rx, grace).await;
     drop(socket);
     drop(stop_tx);
     tracing::debug!("plugin stopped");

@@ -199,16 +199,17 @@ impl GrpcStdio for StdioForwarder {
         let guard = Listening(self.listeners.clone());
         let rx = self.rx.clone();
         let stop = self.stop.clone();
-        let stream = futures::stream::unfold((rx, guard, stop), |(rx, guard, mut stop)| async move {
-            let next = match stop.as_mut() {
-                Some(stop) => tokio::select! {
-                    next = async { rx.lock().await.recv().await } => next,
-                    _ = stop.wait_for(|s| *s) => None,
-                },
-                None => rx.lock().await.recv().await,
-            };
-            next.map(|data| (Ok(data), (rx, guard, stop)))
-        });
+        let stream =
+            futures::stream::unfold((rx, guard, stop), |(rx, guard, mut stop)| async move {
+                let next = match stop.as_mut() {
+                    Some(stop) => tokio::select! {
+                        next = async { rx.lock().await.recv().await } => next,
+                        _ = stop.wait_for(|s| *s) => None,
+                    },
+                    None => rx.lock().await.recv().await,
+                };
+                next.map(|data| (Ok(data), (rx, guard, stop)))
+            });
         Ok(Response::new(Box::pin(stream)))
     }
 }

@@ -110,6 +110,9 @@ pub enum LaunchError {
     /// The health check failed or did not report SERVING.
     #[error("plugin health check failed: {0}")]
     Health(String),
+    /// AutoMTLS could not be set up or the plugin does not support it.
+    #[error("AutoMTLS: {0}")]
+    Tls(String),
     /// Waiting for or killing the process failed.
     #[error("could not stop the plugin process: {0}")]
     Kill(#[source] std::io::Error),
@@ -126,6 +129,8 @@ pub struct Launcher {
     env_remove: Vec<OsString>,
     start_timeout: Duration,
     inherit_stdin: bool,
+    #[cfg_attr(not(feature = "automtls"), allow(dead_code))]
+    auto_mtls: bool,
 }
 
 impl Launcher {
@@ -149,6 +154,7 @@ impl Launcher {
             env_remove: Vec::new(),
             start_timeout: Duration::from_secs(60),
             inherit_stdin: true,
+            auto_mtls: false,
         }
     }
 
@@ -197,6 +203,15 @@ impl Launcher {
         self
     }
 
+    /// Negotiate go-plugin's AutoMTLS: send a fresh P-521 certificate in
+    /// `PLUGIN_CLIENT_CERT`, require the plugin's certificate in the
+    /// handshake line, and talk TLS with both pinned.
+    #[cfg(feature = "automtls")]
+    pub fn auto_mtls(mut self) -> Self {
+        self.auto_mtls = true;
+        self
+    }
+
     /// The binary this launcher starts.
     pub fn binary(&self) -> &Path {
         &self.binary
@@ -237,13 +252,26 @@ impl Launcher {
 
     /// Starts the plugin, reads its handshake, connects and checks health.
     pub async fn launch(self) -> Result<RunningPlugin, LaunchError> {
-        let mut child = self
-            .command()
-            .spawn()
-            .map_err(|source| LaunchError::Spawn {
-                binary: self.binary.clone(),
-                source,
-            })?;
+        #[cfg(feature = "automtls")]
+        let own_cert = if self.auto_mtls {
+            Some(
+                nomad_plugin_sdk::runtime::mtls::generate_cert().map_err(|e| {
+                    LaunchError::Tls(format!("generating the host certificate: {e}"))
+                })?,
+            )
+        } else {
+            None
+        };
+        let mut command = self.command();
+        #[cfg(feature = "automtls")]
+        if let Some(cert) = &own_cert {
+            command.env("PLUGIN_CLIENT_CERT", &cert.pem);
+        }
+        let spawned_at = Instant::now();
+        let mut child = command.spawn().map_err(|source| LaunchError::Spawn {
+            binary: self.binary.clone(),
+            source,
+        })?;
         let logs = Logs::default();
         let stderr_done = child
             .stderr
@@ -280,6 +308,7 @@ impl Launcher {
                 });
             }
         };
+        let handshake_at = spawned_at.elapsed();
         // Like go-plugin, drain (and keep, for diagnostics) the rest of stdout.
         let stdout_rest = Arc::new(Mutex::new(Vec::new()));
         tokio::spawn(drain(stdout, stdout_rest.clone()));
@@ -298,14 +327,38 @@ impl Launcher {
                 });
             }
         };
-        let channel = match connect(&address.endpoint).await {
+        #[cfg(feature = "automtls")]
+        let tls = match (&own_cert, &address.server_cert) {
+            (None, _) => None,
+            (Some(own), Some(server)) => Some(
+                nomad_plugin_sdk::runtime::mtls::client_config(own, server)
+                    .map_err(LaunchError::Tls)?,
+            ),
+            (Some(_), None) => {
+                let _ = child.kill().await;
+                return Err(LaunchError::Tls(
+                    "AutoMTLS was requested but the plugin's handshake line carries no certificate: \
+                     a go-plugin host with AutoMTLS cannot connect to it"
+                        .into(),
+                ));
+            }
+        };
+        #[cfg(not(feature = "automtls"))]
+        let tls = None;
+        let channel = match connect_tls(&address.endpoint, tls).await {
             Ok(c) => c,
             Err(e) => {
                 let _ = child.kill().await;
                 return Err(e);
             }
         };
-        let plugin = RunningPlugin {
+        let connected_at = spawned_at.elapsed();
+        let mut plugin = RunningPlugin {
+            timings: LaunchTimings {
+                handshake: handshake_at,
+                connected: connected_at,
+                healthy: Duration::ZERO,
+            },
             child,
             address,
             channel,
@@ -320,14 +373,25 @@ impl Launcher {
             let _ = plugin.kill().await;
             return Err(e);
         }
-        let mut plugin = plugin;
+        plugin.timings.healthy = spawned_at.elapsed();
         plugin.stdio_task = Some(plugin.open_stdio());
         Ok(plugin)
     }
 }
 
-/// Opens a gRPC channel to a plugin endpoint.
+/// Opens a plain (h2c) gRPC channel to a plugin endpoint.
 pub async fn connect(endpoint: &Endpoint) -> Result<Channel, LaunchError> {
+    connect_tls(endpoint, None).await
+}
+
+#[cfg(feature = "automtls")]
+type TlsConfig = rustls::ClientConfig;
+/// Without the `automtls` feature there is no TLS configuration to pass.
+#[cfg(not(feature = "automtls"))]
+type TlsConfig = std::convert::Infallible;
+
+/// Opens a gRPC channel to a plugin endpoint, over TLS when `tls` is set.
+async fn connect_tls(endpoint: &Endpoint, tls: Option<TlsConfig>) -> Result<Channel, LaunchError> {
     let (uri, address) = match endpoint {
         Endpoint::Unix(p) => ("http://unused".to_string(), p.display().to_string()),
         Endpoint::Tcp(a) => (format!("http://{a}"), a.clone()),
@@ -338,6 +402,38 @@ pub async fn connect(endpoint: &Endpoint) -> Result<Channel, LaunchError> {
             source,
         })?
         .connect_timeout(Duration::from_secs(30));
+    #[cfg(feature = "automtls")]
+    if let Some(config) = tls {
+        let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+        let endpoint = endpoint.clone();
+        let result = tonic_endpoint
+            .connect_with_connector(tower::service_fn(move |_: Uri| {
+                let connector = connector.clone();
+                let endpoint = endpoint.clone();
+                async move {
+                    let name = rustls::pki_types::ServerName::try_from("localhost")
+                        .map_err(std::io::Error::other)?;
+                    let stream = match endpoint {
+                        Endpoint::Unix(p) => {
+                            let s = tokio::net::UnixStream::connect(p).await?;
+                            Box::pin(connector.connect(name, s).await?)
+                                as std::pin::Pin<Box<dyn Io>>
+                        }
+                        Endpoint::Tcp(a) => {
+                            let s = tokio::net::TcpStream::connect(a).await?;
+                            Box::pin(connector.connect(name, s).await?)
+                        }
+                    };
+                    Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(stream))
+                }
+            }))
+            .await;
+        return result.map_err(|source| LaunchError::Connect { address, source });
+    }
+    #[cfg(not(feature = "automtls"))]
+    if let Some(never) = tls {
+        match never {}
+    }
     let result = match endpoint {
         Endpoint::Unix(path) => {
             let path = path.clone();
@@ -355,6 +451,12 @@ pub async fn connect(endpoint: &Endpoint) -> Result<Channel, LaunchError> {
     };
     result.map_err(|source| LaunchError::Connect { address, source })
 }
+
+/// A TLS stream over either kind of socket.
+#[cfg(feature = "automtls")]
+trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send {}
+#[cfg(feature = "automtls")]
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send> Io for T {}
 
 /// The plugin's stderr lines, shared with the reader task.
 #[derive(Clone, Default)]
@@ -457,11 +559,23 @@ pub struct KillReport {
     pub elapsed: Duration,
 }
 
+/// How long each launch step took, measured from the spawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LaunchTimings {
+    /// Spawn until the handshake line was read.
+    pub handshake: Duration,
+    /// Spawn until the gRPC connection was up.
+    pub connected: Duration,
+    /// Spawn until the first RPC (the health check) answered SERVING.
+    pub healthy: Duration,
+}
+
 /// Chunks received through the stdio stream, in arrival order.
 type StdioChunks = Arc<Mutex<Vec<(StdioChannel, Vec<u8>)>>>;
 
 /// A plugin process the launcher started and connected to.
 pub struct RunningPlugin {
+    timings: LaunchTimings,
     child: Child,
     address: PluginAddress,
     channel: Channel,
@@ -487,6 +601,20 @@ impl RunningPlugin {
     /// The address and protocol read from the handshake line.
     pub fn address(&self) -> &PluginAddress {
         &self.address
+    }
+
+    /// How long the launch steps took.
+    pub fn timings(&self) -> LaunchTimings {
+        self.timings
+    }
+
+    /// The plugin's resident memory (VmRSS) in bytes, read from `/proc`.
+    pub fn rss_bytes(&self) -> Option<u64> {
+        let pid = self.child.id()?;
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+        let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kb * 1024)
     }
 
     /// A gRPC channel to the plugin, for any generated client.

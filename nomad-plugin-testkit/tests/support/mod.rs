@@ -24,14 +24,23 @@ pub fn target_dir() -> PathBuf {
         .unwrap_or_else(|| root().join("target"))
 }
 
-/// Builds `cargo build -p PACKAGE --example NAME` (debug) and returns the
-/// binary's path.
-pub fn example(package: &str, name: &str) -> PathBuf {
+/// Builds an example (debug) and returns the binary's path. It is built
+/// with the same workspace-wide flags as `cargo xtask test`
+/// (`--workspace --all-features`), so it shares that build's artifacts and
+/// has every optional feature (AutoMTLS included).
+pub fn example(_package: &str, name: &str) -> PathBuf {
     let _guard = BUILD_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(cargo)
         .current_dir(root())
-        .args(["build", "--quiet", "-p", package, "--example", name])
+        .args([
+            "build",
+            "--quiet",
+            "--workspace",
+            "--all-features",
+            "--example",
+            name,
+        ])
         .status()
         .expect("run cargo build");
     assert!(status.success(), "cargo build of example {name} failed");
@@ -46,7 +55,14 @@ pub fn bin(package: &str, name: &str) -> PathBuf {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(cargo)
         .current_dir(root())
-        .args(["build", "--quiet", "-p", package, "--bin", name])
+        .args([
+            "build",
+            "--quiet",
+            "--workspace",
+            "--all-features",
+            "--bin",
+            name,
+        ])
         .status()
         .expect("run cargo build");
     assert!(status.success(), "cargo build of {package}/{name} failed");
