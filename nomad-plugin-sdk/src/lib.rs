@@ -4,3 +4,9 @@
 //! an unmodified Nomad agent then loads the binary exactly as it loads a
 //! plugin written in Go with hashicorp/go-plugin.
 #![warn(missing_docs)]
+
+pub mod config;
+
+/// Derives [`config::schema::ConfigSchema`] for a serde config struct; see
+/// the [`config`] module for an example.
+pub use nomad_plugin_derive::ConfigSchema;
