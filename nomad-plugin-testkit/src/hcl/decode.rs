@@ -194,7 +194,18 @@ fn content<'b>(
 fn open_brace(ctx: &Ctx<'_>, block: &Block) -> Option<Pos> {
     let span = block.span()?;
     let text = ctx.src.text().get(span.clone())?;
-    let offset = text.find('{')?;
+    let mut offset = text.find('{')?;
+    // A one-line block (`mount { source = "/a" }`): hcl's body range starts
+    // at its first item rather than at the brace.
+    let rest = &text[offset + 1..];
+    let skipped = rest.len() - rest.trim_start_matches([' ', '\t']).len();
+    if rest[skipped..]
+        .chars()
+        .next()
+        .is_some_and(|c| c != '\n' && c != '\r' && c != '}')
+    {
+        offset += 1 + skipped;
+    }
     ctx.src
         .pos(Some(span.start + offset..span.start + offset + 1))
 }
@@ -484,10 +495,12 @@ fn repeated(
 ) -> Value {
     let mut elems = Vec::new();
     let mut positions = Vec::new();
+    let mut block_positions = Vec::new();
     for blk in c.blocks.iter().filter(|blk| blk.ident.as_str() == name) {
         let missing = open_brace(ctx, blk);
         elems.push(decode_with(ctx, &blk.body, nested, missing, depth + 1));
         positions.push(ctx.src.pos(blk.ident.span()));
+        block_positions.push(open_brace(ctx, blk));
     }
     let n = elems.len() as u64;
     if n < min {
@@ -500,7 +513,7 @@ fn repeated(
         ctx.diags.push(Diagnostic::new(
             format!("Too many {name} blocks"),
             format!("No more than {max} \"{name}\" blocks are allowed"),
-            positions.get(max as usize).copied().flatten(),
+            block_positions.get(max as usize).copied().flatten(),
         ));
     }
     let implied = nested.implied_type().unwrap_or(Type::Dynamic);
