@@ -1,4 +1,6 @@
 //! The derive produces the schema a hand-written builder would.
+// The structs exist for their schemas; serde never fills them here.
+#![allow(dead_code)]
 use std::collections::{BTreeMap, HashMap};
 
 use nomad_plugin_sdk::config::schema::{self, attr, block, block_list, block_map, ConfigSchema};
