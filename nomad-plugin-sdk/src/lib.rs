@@ -5,4 +5,9 @@
 //! plugin written in Go with hashicorp/go-plugin.
 #![warn(missing_docs)]
 
+pub mod config;
 pub mod runtime;
+
+/// Derives [`config::schema::ConfigSchema`] for a serde config struct; see
+/// the [`config`] module for an example.
+pub use nomad_plugin_derive::ConfigSchema;

@@ -6,4 +6,6 @@
 //! against what Nomad expects.
 #![warn(missing_docs)]
 
+/// Decode HCL config the way the Nomad client does (hcldec + go-cty msgpack).
+pub mod hcl;
 pub mod launch;

@@ -1,0 +1,4 @@
+#[derive(nomad_plugin_sdk::ConfigSchema)]
+struct Config(String);
+
+fn main() {}

@@ -1,0 +1,110 @@
+//! The Nomad client's side of plugin config: HCL in, go-cty msgpack out.
+//!
+//! A Nomad client decodes an agent's `plugin "x" { config { ... } }` block
+//! and a task's `config { ... }` block with the plugin's hclspec (hashicorp/hcl
+//! v2 `hcldec`), then sends the value as go-cty msgpack. This module does the
+//! same, so a test can say "this HCL, this plugin" and see what the plugin
+//! receives, or which error Nomad would print.
+//!
+//! ```
+//! use nomad_plugin_sdk::config::schema::{self, attr};
+//! use nomad_plugin_testkit::hcl::decode_config;
+//!
+//! let spec = schema::object([
+//!     ("image", attr("string").required().into()),
+//!     ("shell", attr("string").with_default("\"bash\"")),
+//! ]);
+//! let value = decode_config("image = \"redis:7\"\n", &spec).unwrap();
+//! let bytes = nomad_plugin_sdk::config::msgpack::to_msgpack(&value).unwrap();
+//! assert_eq!(bytes, b"\x82\xa5image\xa7redis:7\xa5shell\xa4bash");
+//!
+//! let err = decode_config("shell = \"sh\"\n", &spec).unwrap_err();
+//! assert_eq!(
+//!     err.to_string(),
+//!     "<config>:1,1: Missing required argument; The argument \"image\" is required, but no definition was found."
+//! );
+//! ```
+//!
+//! Expressions are evaluated as constants: literals, strings and heredocs
+//! without interpolation, lists, objects and parentheses. Variables,
+//! functions and operators other than unary minus are reported as
+//! unsupported rather than guessed at.
+
+mod convert;
+mod decode;
+mod diag;
+mod expr;
+
+pub use diag::{Diagnostic, Diagnostics, Pos};
+
+use nomad_plugin_sdk::config::cty::Value;
+use nomad_plugin_sdk::config::schema::Spec;
+
+/// Decodes an HCL body (the inside of a `config { ... }` block) with `spec`,
+/// as Nomad's `hcldec.Decode` would.
+pub fn decode_config(src: &str, spec: &Spec) -> Result<Value, Diagnostics> {
+    let body = parse(src)?;
+    decode::decode_body(&body, spec, &diag::Source::new(src))
+}
+
+/// Finds `config { ... }` inside `plugin "<name>" { ... }` in an agent
+/// configuration and decodes it with `spec`. A plugin block without a
+/// `config` block decodes as an empty body, as in Nomad.
+pub fn decode_plugin_config(
+    agent_hcl: &str,
+    plugin: &str,
+    spec: &Spec,
+) -> Result<Value, Diagnostics> {
+    let source = diag::Source::new(agent_hcl);
+    let body = parse(agent_hcl)?;
+    let plugin_block = body.blocks().find(|b| {
+        b.ident.as_str() == "plugin"
+            && b.labels.len() == 1
+            && b.labels.first().map(label_str) == Some(plugin)
+    });
+    let Some(plugin_block) = plugin_block else {
+        return Err(Diagnostics::one(Diagnostic::new(
+            "Missing plugin block",
+            format!("No plugin \"{plugin}\" block was found."),
+            None,
+        )));
+    };
+    let result = match plugin_block
+        .body
+        .blocks()
+        .find(|b| b.ident.as_str() == "config")
+    {
+        Some(cfg) => decode::decode_body(&cfg.body, spec, &source),
+        None => decode::decode_body(&hcl::edit::structure::Body::new(), spec, &source),
+    };
+    result
+}
+
+/// Decodes a job's task `config { ... }` body and encodes it as the msgpack
+/// Nomad would put in `TaskConfig.msgpack_driver_config`.
+pub fn encode_config(src: &str, spec: &Spec) -> Result<Vec<u8>, Diagnostics> {
+    let value = decode_config(src, spec)?;
+    nomad_plugin_sdk::config::msgpack::to_msgpack(&value)
+        .map_err(|e| Diagnostics::one(Diagnostic::new("Cannot encode config", e.to_string(), None)))
+}
+
+fn parse(src: &str) -> Result<hcl::edit::structure::Body, Diagnostics> {
+    hcl::edit::parser::parse_body(src).map_err(|e| {
+        let loc = e.location();
+        Diagnostics::one(Diagnostic::new(
+            "Invalid HCL syntax",
+            e.message().to_string(),
+            Some(Pos {
+                line: loc.line(),
+                column: loc.column(),
+            }),
+        ))
+    })
+}
+
+pub(crate) fn label_str(l: &hcl::edit::structure::BlockLabel) -> &str {
+    match l {
+        hcl::edit::structure::BlockLabel::Ident(i) => i.as_str(),
+        hcl::edit::structure::BlockLabel::String(s) => s.as_str(),
+    }
+}
