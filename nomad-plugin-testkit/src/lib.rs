@@ -9,3 +9,4 @@
 /// Decode HCL config the way the Nomad client does (hcldec + go-cty msgpack).
 pub mod hcl;
 pub mod launch;
+pub mod report;
