@@ -6,7 +6,11 @@
 #![warn(missing_docs)]
 
 pub mod config;
+pub mod base;
+mod error;
 pub mod runtime;
+
+pub use error::PluginError;
 
 /// Derives [`config::schema::ConfigSchema`] for a serde config struct; see
 /// the [`config`] module for an example.
