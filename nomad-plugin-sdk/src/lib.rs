@@ -6,3 +6,10 @@
 #![warn(missing_docs)]
 
 pub mod runtime;
+
+#[cfg(any(feature = "host-volume", feature = "secrets"))]
+pub mod common;
+#[cfg(feature = "host-volume")]
+pub mod host_volume;
+#[cfg(feature = "secrets")]
+pub mod secrets;
