@@ -7,7 +7,7 @@
 
 pub mod runtime;
 
-#[cfg(any(feature = "host-volume", feature = "secrets"))]
+#[cfg(feature = "common-plugins")]
 pub mod common;
 #[cfg(feature = "host-volume")]
 pub mod host_volume;

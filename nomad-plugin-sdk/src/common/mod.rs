@@ -18,6 +18,13 @@
 //! longer corrupt the JSON Nomad parses; see the kind's module docs for where
 //! logs go.
 
+// With `common-plugins` alone (as the testkit uses it), the runtime helpers
+// of the kinds are compiled but unused.
+#![cfg_attr(
+    not(any(feature = "host-volume", feature = "secrets")),
+    allow(dead_code)
+)]
+
 mod invocation;
 pub(crate) mod process;
 mod version;
