@@ -38,7 +38,14 @@ fn loop_devices() -> Result<(), String> {
     if !Path::new("/dev/loop-control").exists() {
         return Err("no /dev/loop-control".into());
     }
-    for tool in ["mkfs.ext4", "losetup", "mount", "umount", "resize2fs", "e2fsck"] {
+    for tool in [
+        "mkfs.ext4",
+        "losetup",
+        "mount",
+        "umount",
+        "resize2fs",
+        "e2fsck",
+    ] {
         if !["/usr/sbin", "/sbin", "/usr/bin", "/bin"]
             .iter()
             .any(|d| Path::new(d).join(tool).is_file())

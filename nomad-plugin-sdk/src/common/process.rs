@@ -18,7 +18,6 @@ pub(crate) enum StrayOutput {
     ToStderr,
     /// Both go to `/dev/null`. For secret providers, whose stderr on success
     /// can crash the Nomad agent.
-    #[cfg_attr(not(feature = "secrets"), allow(dead_code))]
     Discard,
 }
 
@@ -101,12 +100,10 @@ mod unix {
 }
 
 /// A cloneable in-memory log sink for `tracing`.
-#[cfg_attr(not(feature = "secrets"), allow(dead_code))]
 #[derive(Clone, Default)]
 pub(crate) struct LogBuffer(Arc<Mutex<Vec<u8>>>);
 
 impl LogBuffer {
-    #[cfg_attr(not(feature = "secrets"), allow(dead_code))]
     pub(crate) fn take(&self) -> Vec<u8> {
         match self.0.lock() {
             Ok(mut guard) => std::mem::take(&mut *guard),
