@@ -36,7 +36,15 @@
 //! ```
 #![warn(missing_docs)]
 
-#[allow(missing_docs, clippy::all, clippy::pedantic)]
+#[allow(
+    missing_docs,
+    clippy::all,
+    clippy::pedantic,
+    rustdoc::invalid_html_tags,
+    rustdoc::broken_intra_doc_links,
+    rustdoc::bare_urls,
+    rustdoc::invalid_rust_codeblocks
+)]
 mod generated {
     include!(concat!(env!("OUT_DIR"), "/_includes.rs"));
 }

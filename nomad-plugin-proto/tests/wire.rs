@@ -233,6 +233,7 @@ fn leak(s: &str) -> &'static str {
 // hashicorp/go-plugin v1.8.0, internal/plugin/
 // ---------------------------------------------------------------------------
 
+#[rustfmt::skip]
 mod go_plugin {
     use super::*;
     use nomad_plugin_proto::go_plugin as pb;
@@ -274,9 +275,8 @@ mod go_plugin {
             data: b"hi".to_vec(),
         };
         let expected = cat(&[
-            &[0x08, 0x02], // field 1 (channel), varint, STDERR = 2
-            &[0x12, 0x02],
-            b"hi", // field 2 (data), length-delimited
+            &[0x08, 0x02],        // field 1 (channel), varint, STDERR = 2
+            &[0x12, 0x02], b"hi", // field 2 (data), length-delimited
         ]);
         assert_wire("plugin.StdioData", &msg, &expected);
     }
@@ -297,16 +297,13 @@ mod go_plugin {
             }),
         };
         let expected = cat(&[
-            &[0x08, 0x07], // field 1 (service_id), varint
-            &[0x12, 0x03],
-            b"tcp", // field 2 (network), length-delimited
-            &[0x1a, 0x03],
-            b"a:1",        // field 3 (address), length-delimited
-            &[0x22, 0x07], // field 4 (knock), length-delimited, 7 bytes
-            &[0x08, 0x01], //   field 1 (knock), varint
-            &[0x10, 0x01], //   field 2 (ack), varint
-            &[0x1a, 0x01],
-            b"e", //   field 3 (error), length-delimited
+            &[0x08, 0x07],         // field 1 (service_id), varint
+            &[0x12, 0x03], b"tcp", // field 2 (network), length-delimited
+            &[0x1a, 0x03], b"a:1", // field 3 (address), length-delimited
+            &[0x22, 0x07],         // field 4 (knock), length-delimited, 7 bytes
+            &[0x08, 0x01],         //   field 1 (knock), varint
+            &[0x10, 0x01],         //   field 2 (ack), varint
+            &[0x1a, 0x01], b"e",   //   field 3 (error), length-delimited
         ]);
         assert_wire("plugin.ConnInfo", &msg, &expected);
     }
@@ -324,11 +321,10 @@ mod go_plugin {
 // hashicorp/nomad, plugins/
 // ---------------------------------------------------------------------------
 
+#[rustfmt::skip]
 mod nomad {
     use super::*;
     use nomad_plugin_proto::nomad::{base, device, drivers, hclspec, structs};
-
-    const BASE: &str = "hashicorp.nomad.plugins.base.proto";
 
     pub(crate) const METHODS: &[Rpc] = &[
         // plugins/base/proto/base.proto: BasePlugin
@@ -505,12 +501,6 @@ mod nomad {
         ),
     ];
 
-    #[test]
-    fn base_package_name() {
-        // Sanity check for the constant used in messages below.
-        assert!(METHODS[0].path.starts_with(&format!("/{BASE}.")));
-    }
-
     /// A `Spec` holding `Literal { value: v }`, the smallest non-empty spec.
     fn literal_spec(v: &str) -> hclspec::Spec {
         hclspec::Spec {
@@ -540,13 +530,10 @@ mod nomad {
                 name: "x".into(),
             };
             let expected = cat(&[
-                &[0x08, 0x02], // field 1 (type), varint, DRIVER = 2
-                &[0x12, 0x05],
-                b"0.1.0", // field 2 (plugin_api_versions), length-delimited
-                &[0x1a, 0x03],
-                b"1.2", // field 3 (plugin_version), length-delimited
-                &[0x22, 0x01],
-                b"x", // field 4 (name), length-delimited
+                &[0x08, 0x02],           // field 1 (type), varint, DRIVER = 2
+                &[0x12, 0x05], b"0.1.0", // field 2 (plugin_api_versions), length-delimited
+                &[0x1a, 0x03], b"1.2",   // field 3 (plugin_version), length-delimited
+                &[0x22, 0x01], b"x",     // field 4 (name), length-delimited
             ]);
             assert_wire("base.PluginInfoResponse", &msg, &expected);
         }
@@ -570,13 +557,12 @@ mod nomad {
                 plugin_api_version: "0.1.0".into(),
             };
             let expected = cat(&[
-                &[0x0a, 0x01, 0x80], // field 1 (msgpack_config), length-delimited
-                &[0x12, 0x08],       // field 2 (nomad_config), length-delimited, 8 bytes
-                &[0x0a, 0x06],       //   field 1 (driver), length-delimited, 6 bytes
-                &[0x08, 0xb0, 0x71], //     field 1 (ClientMaxPort), varint 14512
-                &[0x10, 0xb0, 0x6d], //     field 2 (ClientMinPort), varint 14000
-                &[0x1a, 0x05],
-                b"0.1.0", // field 3 (plugin_api_version), length-delimited
+                &[0x0a, 0x01, 0x80],     // field 1 (msgpack_config), length-delimited
+                &[0x12, 0x08],           // field 2 (nomad_config), length-delimited, 8 bytes
+                &[0x0a, 0x06],           //   field 1 (driver), length-delimited, 6 bytes
+                &[0x08, 0xb0, 0x71],     //     field 1 (ClientMaxPort), varint 14512
+                &[0x10, 0xb0, 0x6d],     //     field 2 (ClientMinPort), varint 14000
+                &[0x1a, 0x05], b"0.1.0", // field 3 (plugin_api_version), length-delimited
             ]);
             assert_wire("base.SetConfigRequest", &msg, &expected);
         }
@@ -608,16 +594,16 @@ mod nomad {
                 ..Default::default()
             };
             let expected: Vec<u8> = vec![
-                0x1a, 0x14, // field 3 (Topology), length-delimited, 20 bytes
+                0x1a, 0x14,       // field 3 (Topology), length-delimited, 20 bytes
                 0x0a, 0x01, 0x00, //   field 1 (node_ids), packed, [0]
-                0x12, 0x05, //   field 2 (distances), length-delimited
-                0x08, 0x01, //     field 1 (dimension), varint
+                0x12, 0x05,       //   field 2 (distances), length-delimited
+                0x08, 0x01,       //     field 1 (dimension), varint
                 0x12, 0x01, 0x0a, //     field 2 (values), packed, [10]
-                0x1a, 0x04, //   field 3 (cores), length-delimited
-                0x18, 0x03, //     field 3 (core_id), varint
-                0x20, 0x01, //     field 4 (core_grade), varint, Efficiency = 1
-                0x20, 0x05, //   field 4 (override_total_compute), varint
-                0x28, 0x06, //   field 5 (override_withold_compute), varint
+                0x1a, 0x04,       //   field 3 (cores), length-delimited
+                0x18, 0x03,       //     field 3 (core_id), varint
+                0x20, 0x01,       //     field 4 (core_grade), varint, Efficiency = 1
+                0x20, 0x05,       //   field 4 (override_total_compute), varint
+                0x28, 0x06,       //   field 5 (override_withold_compute), varint
             ];
             assert_wire("base.NomadDriverConfig.Topology", &msg, &expected);
         }
@@ -679,8 +665,8 @@ mod nomad {
     // Literal literal = 10; }`. One test per oneof tag.
 
     mod hcl_spec {
+        use super::hclspec::spec::Block as B;
         use super::*;
-        use hclspec::spec::Block as B;
 
         fn spec(b: B) -> hclspec::Spec {
             hclspec::Spec { block: Some(b) }
@@ -693,11 +679,10 @@ mod nomad {
                 attributes: std::iter::once(("a".to_string(), literal_spec("x"))).collect(),
             }));
             let expected = cat(&[
-                &[0x0a, 0x0c], // field 1 (object), length-delimited, 12 bytes
-                &[0x0a, 0x0a], //   field 1 (attributes), map entry, 10 bytes
-                &[0x0a, 0x01],
-                b"a",          //     key
-                &[0x12, 0x05], //     value (Spec)
+                &[0x0a, 0x0c],       // field 1 (object), length-delimited, 12 bytes
+                &[0x0a, 0x0a],       //   field 1 (attributes), map entry, 10 bytes
+                &[0x0a, 0x01], b"a", //     key
+                &[0x12, 0x05],       //     value (Spec)
                 &LITERAL_X,
             ]);
             assert_wire("hclspec.Spec.object", &msg, &expected);
@@ -726,12 +711,10 @@ mod nomad {
                 required: true,
             }));
             let expected = cat(&[
-                &[0x1a, 0x0d], // field 3 (Attr), length-delimited, 13 bytes
-                &[0x0a, 0x01],
-                b"n", //   field 1 (name)
-                &[0x12, 0x06],
-                b"string",     //   field 2 (type)
-                &[0x18, 0x01], //   field 3 (required), varint
+                &[0x1a, 0x0d],            // field 3 (Attr), length-delimited, 13 bytes
+                &[0x0a, 0x01], b"n",      //   field 1 (name)
+                &[0x12, 0x06], b"string", //   field 2 (type)
+                &[0x18, 0x01],            //   field 3 (required), varint
             ]);
             assert_wire("hclspec.Spec.Attr", &msg, &expected);
         }
@@ -739,17 +722,16 @@ mod nomad {
         // Block { string name = 1; bool required = 2; Spec nested = 3; }
         #[test]
         fn spec_block_value() {
-            let msg = spec(B::BlockValue(hclspec::Block {
+            let msg = spec(B::BlockValue(Box::new(hclspec::Block {
                 name: "b".into(),
                 required: true,
-                nested: Some(Box::new(literal_spec("x")).into()),
-            }));
+                nested: Some(Box::new(literal_spec("x"))),
+            })));
             let expected = cat(&[
-                &[0x22, 0x0c], // field 4 (block_value), length-delimited, 12 bytes
-                &[0x0a, 0x01],
-                b"b",          //   field 1 (name)
-                &[0x10, 0x01], //   field 2 (required), varint
-                &[0x1a, 0x05], //   field 3 (nested), length-delimited
+                &[0x22, 0x0c],       // field 4 (block_value), length-delimited, 12 bytes
+                &[0x0a, 0x01], b"b", //   field 1 (name)
+                &[0x10, 0x01],       //   field 2 (required), varint
+                &[0x1a, 0x05],       //   field 3 (nested), length-delimited
                 &LITERAL_X,
             ]);
             assert_wire("hclspec.Spec.block_value", &msg, &expected);
@@ -764,12 +746,10 @@ mod nomad {
                 required: true,
             }));
             let expected = cat(&[
-                &[0x2a, 0x0d], // field 5 (block_attrs), length-delimited
-                &[0x0a, 0x01],
-                b"n", //   field 1 (name)
-                &[0x12, 0x06],
-                b"string",     //   field 2 (type)
-                &[0x18, 0x01], //   field 3 (required), varint
+                &[0x2a, 0x0d],            // field 5 (block_attrs), length-delimited
+                &[0x0a, 0x01], b"n",      //   field 1 (name)
+                &[0x12, 0x06], b"string", //   field 2 (type)
+                &[0x18, 0x01],            //   field 3 (required), varint
             ]);
             assert_wire("hclspec.Spec.block_attrs", &msg, &expected);
         }
@@ -778,19 +758,18 @@ mod nomad {
         // Spec nested = 4; }
         #[test]
         fn spec_block_list() {
-            let msg = spec(B::BlockList(hclspec::BlockList {
+            let msg = spec(B::BlockList(Box::new(hclspec::BlockList {
                 name: "l".into(),
                 min_items: 1,
                 max_items: 2,
-                nested: Some(Box::new(literal_spec("x")).into()),
-            }));
+                nested: Some(Box::new(literal_spec("x"))),
+            })));
             let expected = cat(&[
-                &[0x32, 0x0e], // field 6 (block_list), length-delimited, 14 bytes
-                &[0x0a, 0x01],
-                b"l",          //   field 1 (name)
-                &[0x10, 0x01], //   field 2 (min_items), varint
-                &[0x18, 0x02], //   field 3 (max_items), varint
-                &[0x22, 0x05], //   field 4 (nested), length-delimited
+                &[0x32, 0x0e],       // field 6 (block_list), length-delimited, 14 bytes
+                &[0x0a, 0x01], b"l", //   field 1 (name)
+                &[0x10, 0x01],       //   field 2 (min_items), varint
+                &[0x18, 0x02],       //   field 3 (max_items), varint
+                &[0x22, 0x05],       //   field 4 (nested), length-delimited
                 &LITERAL_X,
             ]);
             assert_wire("hclspec.Spec.block_list", &msg, &expected);
@@ -799,19 +778,18 @@ mod nomad {
         // BlockSet: same fields as BlockList.
         #[test]
         fn spec_block_set() {
-            let msg = spec(B::BlockSet(hclspec::BlockSet {
+            let msg = spec(B::BlockSet(Box::new(hclspec::BlockSet {
                 name: "s".into(),
                 min_items: 1,
                 max_items: 2,
-                nested: Some(Box::new(literal_spec("x")).into()),
-            }));
+                nested: Some(Box::new(literal_spec("x"))),
+            })));
             let expected = cat(&[
-                &[0x3a, 0x0e], // field 7 (block_set), length-delimited, 14 bytes
-                &[0x0a, 0x01],
-                b"s",          //   field 1 (name)
-                &[0x10, 0x01], //   field 2 (min_items), varint
-                &[0x18, 0x02], //   field 3 (max_items), varint
-                &[0x22, 0x05], //   field 4 (nested), length-delimited
+                &[0x3a, 0x0e],       // field 7 (block_set), length-delimited, 14 bytes
+                &[0x0a, 0x01], b"s", //   field 1 (name)
+                &[0x10, 0x01],       //   field 2 (min_items), varint
+                &[0x18, 0x02],       //   field 3 (max_items), varint
+                &[0x22, 0x05],       //   field 4 (nested), length-delimited
                 &LITERAL_X,
             ]);
             assert_wire("hclspec.Spec.block_set", &msg, &expected);
@@ -820,18 +798,16 @@ mod nomad {
         // BlockMap { string name = 1; repeated string labels = 2; Spec nested = 3; }
         #[test]
         fn spec_block_map() {
-            let msg = spec(B::BlockMap(hclspec::BlockMap {
+            let msg = spec(B::BlockMap(Box::new(hclspec::BlockMap {
                 name: "m".into(),
                 labels: vec!["k".into()],
-                nested: Some(Box::new(literal_spec("x")).into()),
-            }));
+                nested: Some(Box::new(literal_spec("x"))),
+            })));
             let expected = cat(&[
-                &[0x42, 0x0d], // field 8 (block_map), length-delimited, 13 bytes
-                &[0x0a, 0x01],
-                b"m", //   field 1 (name)
-                &[0x12, 0x01],
-                b"k",          //   field 2 (labels)
-                &[0x1a, 0x05], //   field 3 (nested), length-delimited
+                &[0x42, 0x0d],       // field 8 (block_map), length-delimited, 13 bytes
+                &[0x0a, 0x01], b"m", //   field 1 (name)
+                &[0x12, 0x01], b"k", //   field 2 (labels)
+                &[0x1a, 0x05],       //   field 3 (nested), length-delimited
                 &LITERAL_X,
             ]);
             assert_wire("hclspec.Spec.block_map", &msg, &expected);
@@ -840,10 +816,10 @@ mod nomad {
         // Default { Spec primary = 1; Spec default = 2; }
         #[test]
         fn spec_default() {
-            let msg = spec(B::Default(hclspec::Default {
-                primary: Some(Box::new(literal_spec("x")).into()),
-                default: Some(Box::new(literal_spec("y")).into()),
-            }));
+            let msg = spec(B::Default(Box::new(hclspec::Default {
+                primary: Some(Box::new(literal_spec("x"))),
+                default: Some(Box::new(literal_spec("y"))),
+            })));
             let expected = cat(&[
                 &[0x4a, 0x0e], // field 9 (default), length-delimited, 14 bytes
                 &[0x0a, 0x05], //   field 1 (primary), length-delimited
@@ -859,9 +835,8 @@ mod nomad {
         fn spec_literal() {
             let msg = literal_spec("x");
             let expected = cat(&[
-                &[0x52, 0x03], // field 10 (literal), length-delimited
-                &[0x0a, 0x01],
-                b"x", //   field 1 (value)
+                &[0x52, 0x03],       // field 10 (literal), length-delimited
+                &[0x0a, 0x01], b"x", //   field 1 (value)
             ]);
             assert_wire("hclspec.Spec.literal", &msg, &expected);
         }
@@ -870,8 +845,8 @@ mod nomad {
     // ---- plugins/shared/structs/proto/{attribute,stats,recoverable_error}.proto ----
 
     mod shared_structs {
+        use super::structs::attribute::Value as V;
         use super::*;
-        use structs::attribute::Value as V;
 
         fn attr(v: V) -> structs::Attribute {
             structs::Attribute {
@@ -926,9 +901,8 @@ mod nomad {
                 unit: "MiB".into(),
             };
             let expected = cat(&[
-                &[0x10, 0x2a], // field 2 (int_val), varint 42
-                &[0x2a, 0x03],
-                b"MiB", // field 5 (unit), length-delimited
+                &[0x10, 0x2a],         // field 2 (int_val), varint 42
+                &[0x2a, 0x03], b"MiB", // field 5 (unit), length-delimited
             ]);
             assert_wire("structs.Attribute.unit", &msg, &expected);
         }
@@ -951,19 +925,14 @@ mod nomad {
                 desc: "d".into(),
             };
             let expected = cat(&[
-                &[0x0a, 0x09, 0x09],
-                &F64_1_5, // field 1 (float_numerator_val) { field 1, 64-bit }
-                &[0x12, 0x09, 0x09],
-                &F64_2_0, // field 2 (float_denominator_val) { field 1, 64-bit }
-                &[0x1a, 0x02, 0x08, 0x03], // field 3 (int_numerator_val) { field 1, varint }
-                &[0x22, 0x02, 0x08, 0x04], // field 4 (int_denominator_val) { field 1, varint }
-                &[0x2a, 0x03, 0x0a, 0x01],
-                b"s",                      // field 5 (string_val) { field 1, length-delimited }
-                &[0x32, 0x02, 0x08, 0x01], // field 6 (bool_val) { field 1, varint }
-                &[0x3a, 0x01],
-                b"u", // field 7 (unit), length-delimited
-                &[0x42, 0x01],
-                b"d", // field 8 (desc), length-delimited
+                &[0x0a, 0x09, 0x09], &F64_1_5,   // field 1 (float_numerator_val) { field 1, 64-bit }
+                &[0x12, 0x09, 0x09], &F64_2_0,   // field 2 (float_denominator_val) { field 1, 64-bit }
+                &[0x1a, 0x02, 0x08, 0x03],       // field 3 (int_numerator_val) { field 1, varint }
+                &[0x22, 0x02, 0x08, 0x04],       // field 4 (int_denominator_val) { field 1, varint }
+                &[0x2a, 0x03, 0x0a, 0x01], b"s", // field 5 (string_val) { field 1, length-delimited }
+                &[0x32, 0x02, 0x08, 0x01],       // field 6 (bool_val) { field 1, varint }
+                &[0x3a, 0x01], b"u",             // field 7 (unit), length-delimited
+                &[0x42, 0x01], b"d",             // field 8 (desc), length-delimited
             ]);
             assert_wire("structs.StatValue", &msg, &expected);
         }
@@ -988,16 +957,13 @@ mod nomad {
                 ..Default::default()
             };
             let expected = cat(&[
-                &[0x0a, 0x0f], // field 1 (nested), map entry, 15 bytes
-                &[0x0a, 0x01],
-                b"n",          //   key
-                &[0x12, 0x0a], //   value (StatObject), 10 bytes
-                &[0x12, 0x08], //     field 2 (attributes), map entry
-                &[0x0a, 0x01],
-                b"x",          //       key
-                &[0x12, 0x03], //       value (StatValue)
-                &[0x3a, 0x01],
-                b"u", //         field 7 (unit)
+                &[0x0a, 0x0f],       // field 1 (nested), map entry, 15 bytes
+                &[0x0a, 0x01], b"n", //   key
+                &[0x12, 0x0a],       //   value (StatObject), 10 bytes
+                &[0x12, 0x08],       //     field 2 (attributes), map entry
+                &[0x0a, 0x01], b"x", //       key
+                &[0x12, 0x03],       //       value (StatValue)
+                &[0x3a, 0x01], b"u", //         field 7 (unit)
             ]);
             assert_wire("structs.StatObject", &msg, &expected);
         }
@@ -1013,8 +979,8 @@ mod nomad {
     // ---- plugins/drivers/proto/driver.proto ----
 
     mod driver_proto {
+        use super::drivers as d;
         use super::*;
-        use drivers as d;
 
         fn config_id(id: &str) -> Option<d::TaskConfig> {
             Some(d::TaskConfig {
@@ -1058,30 +1024,22 @@ mod nomad {
                 ..Default::default()
             };
             let expected = cat(&[
-                &[0x0a, 0x01],
-                b"i", // field 1 (id), length-delimited
-                &[0x12, 0x01],
-                b"n",                // field 2 (name), length-delimited
-                &[0x1a, 0x01, 0x80], // field 3 (msgpack_driver_config), length-delimited
-                &[0x22, 0x06],       // field 4 (env), map entry
-                &[0x0a, 0x01],
-                b"K", //   key
-                &[0x12, 0x01],
-                b"V",                //   value
-                &[0x32, 0x0b],       // field 6 (resources), length-delimited, 11 bytes
-                &[0x0a, 0x09],       //   field 1 (allocated_resources), 9 bytes
-                &[0x0a, 0x02],       //     field 1 (cpu)
-                &[0x08, 0x64],       //       field 1 (cpu_shares), varint 100
-                &[0x12, 0x03],       //     field 2 (memory)
-                &[0x10, 0x80, 0x02], //       field 2 (memory_mb), varint 256
-                &[0x4a, 0x01],
-                b"u", // field 9 (user), length-delimited
-                &[0x52, 0x02],
-                b"/a", // field 10 (alloc_dir), length-delimited
-                &[0x5a, 0x02],
-                b"/o", // field 11 (stdout_path), length-delimited
-                &[0x62, 0x02],
-                b"/e", // field 12 (stderr_path), length-delimited
+                &[0x0a, 0x01], b"i",  // field 1 (id), length-delimited
+                &[0x12, 0x01], b"n",  // field 2 (name), length-delimited
+                &[0x1a, 0x01, 0x80],  // field 3 (msgpack_driver_config), length-delimited
+                &[0x22, 0x06],        // field 4 (env), map entry
+                &[0x0a, 0x01], b"K",  //   key
+                &[0x12, 0x01], b"V",  //   value
+                &[0x32, 0x0b],        // field 6 (resources), length-delimited, 11 bytes
+                &[0x0a, 0x09],        //   field 1 (allocated_resources), 9 bytes
+                &[0x0a, 0x02],        //     field 1 (cpu)
+                &[0x08, 0x64],        //       field 1 (cpu_shares), varint 100
+                &[0x12, 0x03],        //     field 2 (memory)
+                &[0x10, 0x80, 0x02],  //       field 2 (memory_mb), varint 256
+                &[0x4a, 0x01], b"u",  // field 9 (user), length-delimited
+                &[0x52, 0x02], b"/a", // field 10 (alloc_dir), length-delimited
+                &[0x5a, 0x02], b"/o", // field 11 (stdout_path), length-delimited
+                &[0x62, 0x02], b"/e", // field 12 (stderr_path), length-delimited
             ]);
             assert_wire("drivers.TaskConfig", &msg, &expected);
         }
@@ -1111,30 +1069,20 @@ mod nomad {
                 ..Default::default()
             };
             let expected = cat(&[
-                &[0x2a, 0x06], // field 5 (device_env), map entry
-                &[0x0a, 0x01],
-                b"D", //   key
-                &[0x12, 0x01],
-                b"1",          //   value
-                &[0x3a, 0x13], // field 7 (mounts), length-delimited, 19 bytes
-                &[0x0a, 0x02],
-                b"/t", //   field 1 (task_path)
-                &[0x12, 0x02],
-                b"/h",         //   field 2 (host_path)
-                &[0x18, 0x01], //   field 3 (readonly), varint
-                &[0x22, 0x01],
-                b"p", //   field 4 (propagation_mode)
-                &[0x2a, 0x01],
-                b"z", //   field 5 (selinux_label)
-                &[0x32, 0x01],
-                b"r",          //   field 6 (request_name)
-                &[0x42, 0x0c], // field 8 (devices), length-delimited, 12 bytes
-                &[0x0a, 0x02],
-                b"/t", //   field 1 (task_path)
-                &[0x12, 0x02],
-                b"/h", //   field 2 (host_path)
-                &[0x1a, 0x02],
-                b"rw", //   field 3 (cgroup_permissions)
+                &[0x2a, 0x06],        // field 5 (device_env), map entry
+                &[0x0a, 0x01], b"D",  //   key
+                &[0x12, 0x01], b"1",  //   value
+                &[0x3a, 0x13],        // field 7 (mounts), length-delimited, 19 bytes
+                &[0x0a, 0x02], b"/t", //   field 1 (task_path)
+                &[0x12, 0x02], b"/h", //   field 2 (host_path)
+                &[0x18, 0x01],        //   field 3 (readonly), varint
+                &[0x22, 0x01], b"p",  //   field 4 (propagation_mode)
+                &[0x2a, 0x01], b"z",  //   field 5 (selinux_label)
+                &[0x32, 0x01], b"r",  //   field 6 (request_name)
+                &[0x42, 0x0c],        // field 8 (devices), length-delimited, 12 bytes
+                &[0x0a, 0x02], b"/t", //   field 1 (task_path)
+                &[0x12, 0x02], b"/h", //   field 2 (host_path)
+                &[0x1a, 0x02], b"rw", //   field 3 (cgroup_permissions)
             ]);
             assert_wire("drivers.TaskConfig mounts/devices", &msg, &expected);
         }
@@ -1167,29 +1115,19 @@ mod nomad {
                 ..Default::default()
             };
             let expected = cat(&[
-                &[0x6a, 0x01],
-                b"g", // field 13 (task_group_name)
-                &[0x72, 0x01],
-                b"j", // field 14 (job_name)
-                &[0x7a, 0x01],
-                b"a",                // field 15 (alloc_id)
-                &[0x82, 0x01, 0x06], // field 16 (network_isolation_spec), 6 bytes
-                &[0x08, 0x01],       //   field 1 (mode), varint, GROUP = 1
-                &[0x12, 0x02],
-                b"/p",               //   field 2 (path)
-                &[0x8a, 0x01, 0x03], // field 17 (dns), 3 bytes
-                &[0x0a, 0x01],
-                b"1", //   field 1 (servers)
-                &[0x92, 0x01, 0x01],
-                b"J", // field 18 (job_id)
-                &[0x9a, 0x01, 0x02],
-                b"ns", // field 19 (namespace)
-                &[0xa2, 0x01, 0x02],
-                b"nn", // field 20 (node_name)
-                &[0xaa, 0x01, 0x02],
-                b"ni", // field 21 (node_id)
-                &[0xb2, 0x01, 0x01],
-                b"p", // field 22 (parent_job_id)
+                &[0x6a, 0x01], b"g",        // field 13 (task_group_name)
+                &[0x72, 0x01], b"j",        // field 14 (job_name)
+                &[0x7a, 0x01], b"a",        // field 15 (alloc_id)
+                &[0x82, 0x01, 0x06],        // field 16 (network_isolation_spec), 6 bytes
+                &[0x08, 0x01],              //   field 1 (mode), varint, GROUP = 1
+                &[0x12, 0x02], b"/p",       //   field 2 (path)
+                &[0x8a, 0x01, 0x03],        // field 17 (dns), 3 bytes
+                &[0x0a, 0x01], b"1",        //   field 1 (servers)
+                &[0x92, 0x01, 0x01], b"J",  // field 18 (job_id)
+                &[0x9a, 0x01, 0x02], b"ns", // field 19 (namespace)
+                &[0xa2, 0x01, 0x02], b"nn", // field 20 (node_name)
+                &[0xaa, 0x01, 0x02], b"ni", // field 21 (node_id)
+                &[0xb2, 0x01, 0x01], b"p",  // field 22 (parent_job_id)
             ]);
             assert_wire("drivers.TaskConfig identity fields", &msg, &expected);
         }
@@ -1203,12 +1141,9 @@ mod nomad {
                 options: vec!["o".into()],
             };
             let expected = cat(&[
-                &[0x0a, 0x01],
-                b"s", // field 1 (servers)
-                &[0x12, 0x01],
-                b"q", // field 2 (searches)
-                &[0x1a, 0x01],
-                b"o", // field 3 (options)
+                &[0x0a, 0x01], b"s", // field 1 (servers)
+                &[0x12, 0x01], b"q", // field 2 (searches)
+                &[0x1a, 0x01], b"o", // field 3 (options)
             ]);
             assert_wire("drivers.DNSConfig", &msg, &expected);
         }
@@ -1233,15 +1168,13 @@ mod nomad {
                 ..Default::default()
             };
             let expected = cat(&[
-                &[0x12, 0x02], // field 2 (linux_resources)
-                &[0x18, 0x03], //   field 3 (cpu_shares), varint
-                &[0x1a, 0x14], // field 3 (ports), 20 bytes
-                &[0x0a, 0x04],
-                b"http",             //   field 1 (label)
-                &[0x10, 0x90, 0x3f], //   field 2 (value), varint 8080
-                &[0x18, 0x50],       //   field 3 (to), varint 80
-                &[0x22, 0x07],
-                b"1.2.3.4", //   field 4 (host_ip)
+                &[0x12, 0x02],             // field 2 (linux_resources)
+                &[0x18, 0x03],             //   field 3 (cpu_shares), varint
+                &[0x1a, 0x14],             // field 3 (ports), 20 bytes
+                &[0x0a, 0x04], b"http",    //   field 1 (label)
+                &[0x10, 0x90, 0x3f],       //   field 2 (value), varint 8080
+                &[0x18, 0x50],             //   field 3 (to), varint 80
+                &[0x22, 0x07], b"1.2.3.4", //   field 4 (host_ip)
             ]);
             assert_wire("drivers.Resources", &msg, &expected);
         }
@@ -1263,17 +1196,14 @@ mod nomad {
                 percent_ticks: 0.5,
             };
             let expected = cat(&[
-                &[0x08, 0x01], // field 1 (cpu_period), varint
-                &[0x10, 0x02], // field 2 (cpu_quota), varint
-                &[0x18, 0x03], // field 3 (cpu_shares), varint
-                &[0x20, 0x04], // field 4 (memory_limit_bytes), varint
-                &[0x28, 0x05], // field 5 (oom_score_adj), varint
-                &[0x32, 0x01],
-                b"0", // field 6 (cpuset_cpus)
-                &[0x41],
-                &F64_0_5, // field 8 (PercentTicks), 64-bit
-                &[0x4a, 0x01],
-                b"c", // field 9 (cpuset_cgroup)
+                &[0x08, 0x01],       // field 1 (cpu_period), varint
+                &[0x10, 0x02],       // field 2 (cpu_quota), varint
+                &[0x18, 0x03],       // field 3 (cpu_shares), varint
+                &[0x20, 0x04],       // field 4 (memory_limit_bytes), varint
+                &[0x28, 0x05],       // field 5 (oom_score_adj), varint
+                &[0x32, 0x01], b"0", // field 6 (cpuset_cpus)
+                &[0x41], &F64_0_5,   // field 8 (PercentTicks), 64-bit
+                &[0x4a, 0x01], b"c", // field 9 (cpuset_cgroup)
             ]);
             assert_wire("drivers.LinuxResources", &msg, &expected);
         }
@@ -1307,25 +1237,20 @@ mod nomad {
                 ..Default::default()
             };
             let expected = cat(&[
-                &[0x12, 0x04], // field 2 (memory)
-                &[0x10, 0x01], //   field 2 (memory_mb), varint
-                &[0x18, 0x02], //   field 3 (memory_max_mb), varint
-                &[0x2a, 0x1c], // field 5 (networks), 28 bytes
-                &[0x0a, 0x04],
-                b"eth0", //   field 1 (device)
-                &[0x12, 0x01],
-                b"c", //   field 2 (cidr)
-                &[0x1a, 0x01],
-                b"i",          //   field 3 (ip)
-                &[0x20, 0x0a], //   field 4 (mbits), varint
-                &[0x2a, 0x05], //   field 5 (reserved_ports)
-                &[0x0a, 0x01],
-                b"a",          //     field 1 (label)
-                &[0x10, 0x01], //     field 2 (value)
-                &[0x32, 0x05], //   field 6 (dynamic_ports)
-                &[0x0a, 0x01],
-                b"b",          //     field 1 (label)
-                &[0x10, 0x02], //     field 2 (value)
+                &[0x12, 0x04],          // field 2 (memory)
+                &[0x10, 0x01],          //   field 2 (memory_mb), varint
+                &[0x18, 0x02],          //   field 3 (memory_max_mb), varint
+                &[0x2a, 0x1c],          // field 5 (networks), 28 bytes
+                &[0x0a, 0x04], b"eth0", //   field 1 (device)
+                &[0x12, 0x01], b"c",    //   field 2 (cidr)
+                &[0x1a, 0x01], b"i",    //   field 3 (ip)
+                &[0x20, 0x0a],          //   field 4 (mbits), varint
+                &[0x2a, 0x05],          //   field 5 (reserved_ports)
+                &[0x0a, 0x01], b"a",    //     field 1 (label)
+                &[0x10, 0x01],          //     field 2 (value)
+                &[0x32, 0x05],          //   field 6 (dynamic_ports)
+                &[0x0a, 0x01], b"b",    //     field 1 (label)
+                &[0x10, 0x02],          //     field 2 (value)
             ]);
             assert_wire("drivers.AllocatedTaskResources", &msg, &expected);
         }
@@ -1341,10 +1266,9 @@ mod nomad {
                 driver_state: vec![0xde, 0xad],
             };
             let expected = cat(&[
-                &[0x08, 0x01], // field 1 (version), varint
-                &[0x12, 0x03], // field 2 (config), length-delimited
-                &[0x0a, 0x01],
-                b"i",                      //   field 1 (id)
+                &[0x08, 0x01],             // field 1 (version), varint
+                &[0x12, 0x03],             // field 2 (config), length-delimited
+                &[0x0a, 0x01], b"i",       //   field 1 (id)
                 &[0x18, 0x01],             // field 3 (state), varint, RUNNING = 1
                 &[0x22, 0x02, 0xde, 0xad], // field 4 (driver_state), length-delimited
             ]);
@@ -1383,23 +1307,19 @@ mod nomad {
                 }),
             };
             let expected = cat(&[
-                &[0x08, 0x01], // field 1 (result), varint, RETRY = 1
-                &[0x12, 0x01],
-                b"e",          // field 2 (driver_error_msg)
-                &[0x1a, 0x0a], // field 3 (handle), 10 bytes
-                &[0x08, 0x01], //   field 1 (version)
-                &[0x12, 0x03], //   field 2 (config)
-                &[0x0a, 0x01],
-                b"i",                //     field 1 (id)
-                &[0x22, 0x01, 0x01], //   field 4 (driver_state)
-                &[0x22, 0x17],       // field 4 (network_override), 23 bytes
-                &[0x0a, 0x09],       //   field 1 (port_map), map entry
-                &[0x0a, 0x04],
-                b"http",             //     key
-                &[0x10, 0x90, 0x3f], //     value, varint 8080
-                &[0x12, 0x08],
-                b"10.0.0.1",   //   field 2 (addr)
-                &[0x18, 0x01], //   field 3 (auto_advertise), varint
+                &[0x08, 0x01],              // field 1 (result), varint, RETRY = 1
+                &[0x12, 0x01], b"e",        // field 2 (driver_error_msg)
+                &[0x1a, 0x0a],              // field 3 (handle), 10 bytes
+                &[0x08, 0x01],              //   field 1 (version)
+                &[0x12, 0x03],              //   field 2 (config)
+                &[0x0a, 0x01], b"i",        //     field 1 (id)
+                &[0x22, 0x01, 0x01],        //   field 4 (driver_state)
+                &[0x22, 0x17],              // field 4 (network_override), 23 bytes
+                &[0x0a, 0x09],              //   field 1 (port_map), map entry
+                &[0x0a, 0x04], b"http",     //     key
+                &[0x10, 0x90, 0x3f],        //     value, varint 8080
+                &[0x12, 0x08], b"10.0.0.1", //   field 2 (addr)
+                &[0x18, 0x01],              //   field 3 (auto_advertise), varint
             ]);
             assert_wire("drivers.StartTaskResponse", &msg, &expected);
         }
@@ -1431,8 +1351,7 @@ mod nomad {
                 &[0x08, 0x89, 0x01], //   field 1 (exit_code), varint 137
                 &[0x10, 0x09],       //   field 2 (signal), varint
                 &[0x18, 0x01],       //   field 3 (oom_killed), varint
-                &[0x12, 0x01],
-                b"x", // field 2 (err)
+                &[0x12, 0x01], b"x", // field 2 (err)
             ]);
             assert_wire("drivers.WaitTaskResponse", &msg, &expected);
         }
@@ -1459,11 +1378,9 @@ mod nomad {
                 signal: "SIGINT".into(),
             };
             let expected = cat(&[
-                &[0x0a, 0x01],
-                b"t",                      // field 1 (task_id)
+                &[0x0a, 0x01], b"t",       // field 1 (task_id)
                 &[0x12, 0x02, 0x08, 0x05], // field 2 (timeout) { field 1 (seconds) 5 }
-                &[0x1a, 0x06],
-                b"SIGINT", // field 3 (signal)
+                &[0x1a, 0x06], b"SIGINT",  // field 3 (signal)
             ]);
             assert_wire("drivers.StopTaskRequest", &stop, &expected);
 
@@ -1520,24 +1437,19 @@ mod nomad {
                 }),
             };
             let expected = cat(&[
-                &[0x0a, 0x16], // field 1 (task), 22 bytes
-                &[0x0a, 0x01],
-                b"i", //   field 1 (id)
-                &[0x12, 0x01],
-                b"n",                                  //   field 2 (name)
+                &[0x0a, 0x16],                         // field 1 (task), 22 bytes
+                &[0x0a, 0x01], b"i",                   //   field 1 (id)
+                &[0x12, 0x01], b"n",                   //   field 2 (name)
                 &[0x18, 0x02],                         //   field 3 (state), EXITED = 2
                 &[0x22, 0x02, 0x08, 0x01],             //   field 4 (started_at) { seconds 1 }
                 &[0x2a, 0x04, 0x08, 0x02, 0x10, 0x05], //   field 5 (completed_at) { seconds 2, nanos 5 }
                 &[0x32, 0x02, 0x08, 0x01],             //   field 6 (result) { exit_code 1 }
                 &[0x12, 0x08],                         // field 2 (driver), 8 bytes
                 &[0x0a, 0x06],                         //   field 1 (attributes), map entry
-                &[0x0a, 0x01],
-                b"k", //     key
-                &[0x12, 0x01],
-                b"v",          //     value
-                &[0x1a, 0x03], // field 3 (network_override)
-                &[0x12, 0x01],
-                b"a", //   field 2 (addr)
+                &[0x0a, 0x01], b"k",                   //     key
+                &[0x12, 0x01], b"v",                   //     value
+                &[0x1a, 0x03],                         // field 3 (network_override)
+                &[0x12, 0x01], b"a",                   //   field 2 (addr)
             ]);
             assert_wire("drivers.InspectTaskResponse", &msg, &expected);
         }
@@ -1595,25 +1507,22 @@ mod nomad {
                 }),
             };
             let expected = cat(&[
-                &[0x0a, 0x30], // field 1 (stats), 48 bytes
-                &[0x0a, 0x01],
-                b"i",                      //   field 1 (id)
-                &[0x12, 0x02, 0x08, 0x01], //   field 2 (timestamp) { seconds 1 }
-                &[0x1a, 0x1c],             //   field 3 (agg_resource_usage), 28 bytes
-                &[0x0a, 0x0c],             //     field 1 (cpu), 12 bytes
-                &[0x31],
-                &F64_0_5,                        //       field 6 (percent), 64-bit
-                &[0x3a, 0x01, 0x05], //       field 7 (measured_fields), packed, [PERCENT = 5]
-                &[0x12, 0x0c],       //     field 2 (memory), 12 bytes
-                &[0x08, 0x80, 0x08], //       field 1 (rss), varint 1024
+                &[0x0a, 0x30],                   // field 1 (stats), 48 bytes
+                &[0x0a, 0x01], b"i",             //   field 1 (id)
+                &[0x12, 0x02, 0x08, 0x01],       //   field 2 (timestamp) { seconds 1 }
+                &[0x1a, 0x1c],                   //   field 3 (agg_resource_usage), 28 bytes
+                &[0x0a, 0x0c],                   //     field 1 (cpu), 12 bytes
+                &[0x31], &F64_0_5,               //       field 6 (percent), 64-bit
+                &[0x3a, 0x01, 0x05],             //       field 7 (measured_fields), packed, [PERCENT = 5]
+                &[0x12, 0x0c],                   //     field 2 (memory), 12 bytes
+                &[0x08, 0x80, 0x08],             //       field 1 (rss), varint 1024
                 &[0x32, 0x03, 0x00, 0x05, 0x06], //       field 6 (measured_fields), packed, [RSS, USAGE, SWAP]
                 &[0x38, 0x07],                   //       field 7 (usage), varint
                 &[0x40, 0x08],                   //       field 8 (swap), varint
                 &[0x22, 0x09],                   //   field 4 (resource_usage_by_pid), map entry
-                &[0x0a, 0x01],
-                b"1",                      //     key
-                &[0x12, 0x04],             //     value (TaskResourceUsage)
-                &[0x12, 0x02, 0x08, 0x01], //       field 2 (memory) { rss 1 }
+                &[0x0a, 0x01], b"1",             //     key
+                &[0x12, 0x04],                   //     value (TaskResourceUsage)
+                &[0x12, 0x02, 0x08, 0x01],       //       field 2 (memory) { rss 1 }
             ]);
             assert_wire("drivers.TaskStatsResponse", &msg, &expected);
         }
@@ -1631,14 +1540,11 @@ mod nomad {
                 ..Default::default()
             };
             let expected = cat(&[
-                &[0x09],
-                &F64_1_0, // field 1 (system_mode), 64-bit
-                &[0x11],
-                &F64_2_0, // field 2 (user_mode), 64-bit
-                &[0x19],
-                &F64_0_5,      // field 3 (total_ticks), 64-bit
-                &[0x20, 0x03], // field 4 (throttled_periods), varint
-                &[0x28, 0x04], // field 5 (throttled_time), varint
+                &[0x09], &F64_1_0, // field 1 (system_mode), 64-bit
+                &[0x11], &F64_2_0, // field 2 (user_mode), 64-bit
+                &[0x19], &F64_0_5, // field 3 (total_ticks), 64-bit
+                &[0x20, 0x03],     // field 4 (throttled_periods), varint
+                &[0x28, 0x04],     // field 5 (throttled_time), varint
             ]);
             assert_wire("drivers.CPUUsage", &msg, &expected);
         }
@@ -1674,12 +1580,9 @@ mod nomad {
                 timeout: dur(1),
             };
             let expected = cat(&[
-                &[0x0a, 0x01],
-                b"t", // field 1 (task_id)
-                &[0x12, 0x02],
-                b"ls", // field 2 (command)
-                &[0x12, 0x02],
-                b"-l",                     // field 2 (command)
+                &[0x0a, 0x01], b"t",       // field 1 (task_id)
+                &[0x12, 0x02], b"ls",      // field 2 (command)
+                &[0x12, 0x02], b"-l",      // field 2 (command)
                 &[0x1a, 0x02, 0x08, 0x01], // field 3 (timeout) { seconds 1 }
             ]);
             assert_wire("drivers.ExecTaskRequest", &req, &expected);
@@ -1693,10 +1596,8 @@ mod nomad {
                 }),
             };
             let expected = cat(&[
-                &[0x0a, 0x01],
-                b"o", // field 1 (stdout), length-delimited
-                &[0x12, 0x01],
-                b"e",                      // field 2 (stderr), length-delimited
+                &[0x0a, 0x01], b"o",       // field 1 (stdout), length-delimited
+                &[0x12, 0x01], b"e",       // field 2 (stderr), length-delimited
                 &[0x1a, 0x02, 0x08, 0x02], // field 3 (result) { exit_code 2 }
             ]);
             assert_wire("drivers.ExecTaskResponse", &msg, &expected);
@@ -1719,12 +1620,10 @@ mod nomad {
                 ..Default::default()
             };
             let expected = cat(&[
-                &[0x0a, 0x09], // field 1 (setup), 9 bytes
-                &[0x0a, 0x01],
-                b"t", //   field 1 (task_id)
-                &[0x12, 0x02],
-                b"sh",         //   field 2 (command)
-                &[0x18, 0x01], //   field 3 (tty), varint
+                &[0x0a, 0x09],        // field 1 (setup), 9 bytes
+                &[0x0a, 0x01], b"t",  //   field 1 (task_id)
+                &[0x12, 0x02], b"sh", //   field 2 (command)
+                &[0x18, 0x01],        //   field 3 (tty), varint
             ]);
             assert_wire("drivers.ExecTaskStreamingRequest.setup", &setup, &expected);
 
@@ -1750,10 +1649,9 @@ mod nomad {
                 ..Default::default()
             };
             let expected = cat(&[
-                &[0x1a, 0x05], // field 3 (stdin)
-                &[0x0a, 0x01],
-                b"x",          //   field 1 (data), length-delimited
-                &[0x10, 0x01], //   field 2 (close), varint
+                &[0x1a, 0x05],       // field 3 (stdin)
+                &[0x0a, 0x01], b"x", //   field 1 (data), length-delimited
+                &[0x10, 0x01],       //   field 2 (close), varint
             ]);
             assert_wire("drivers.ExecTaskStreamingRequest.stdin", &stdin, &expected);
         }
@@ -1778,11 +1676,10 @@ mod nomad {
                 }),
             };
             let expected = cat(&[
-                &[0x0a, 0x03, 0x0a, 0x01],
-                b"o",                      // field 1 (stdout) { field 1 (data) }
-                &[0x12, 0x02, 0x10, 0x01], // field 2 (stderr) { field 2 (close) }
-                &[0x18, 0x01],             // field 3 (exited), varint
-                &[0x22, 0x02, 0x08, 0x03], // field 4 (result) { exit_code 3 }
+                &[0x0a, 0x03, 0x0a, 0x01], b"o", // field 1 (stdout) { field 1 (data) }
+                &[0x12, 0x02, 0x10, 0x01],       // field 2 (stderr) { field 2 (close) }
+                &[0x18, 0x01],                   // field 3 (exited), varint
+                &[0x22, 0x02, 0x08, 0x03],       // field 4 (result) { exit_code 3 }
             ]);
             assert_wire("drivers.ExecTaskStreamingResponse", &msg, &expected);
         }
@@ -1805,15 +1702,12 @@ mod nomad {
                 err: "e".into(),
             };
             let expected = cat(&[
-                &[0x0a, 0x07], // field 1 (attributes), map entry
-                &[0x0a, 0x01],
-                b"d",                      //   key
+                &[0x0a, 0x07],             // field 1 (attributes), map entry
+                &[0x0a, 0x01], b"d",       //   key
                 &[0x12, 0x02, 0x20, 0x01], //   value (Attribute) { field 4 (bool_val) }
                 &[0x10, 0x02],             // field 2 (health), varint, HEALTHY = 2
-                &[0x1a, 0x02],
-                b"ok", // field 3 (health_description)
-                &[0x22, 0x01],
-                b"e", // field 4 (err)
+                &[0x1a, 0x02], b"ok",      // field 3 (health_description)
+                &[0x22, 0x01], b"e",       // field 4 (err)
             ]);
             assert_wire("drivers.FingerprintResponse", &msg, &expected);
         }
@@ -1845,7 +1739,7 @@ mod nomad {
                 0x10, 0x01, //   field 2 (exec)
                 0x18, 0x02, //   field 3 (fs_isolation), IMAGE = 2
                 0x22, 0x02, 0x00,
-                0x01, //   field 4 (network_isolation_modes), packed, [HOST, GROUP]
+                0x01,       //   field 4 (network_isolation_modes), packed, [HOST, GROUP]
                 0x28, 0x01, //   field 5 (must_create_network)
                 0x30, 0x01, //   field 6 (mount_configs), NO_MOUNTS = 1
                 0x40, 0x01, //   field 8 (disable_log_collection)
@@ -1877,13 +1771,11 @@ mod nomad {
                 }),
             };
             let expected = cat(&[
-                &[0x0a, 0x01],
-                b"t",          // field 1 (task_id)
-                &[0x12, 0x0c], // field 2 (handle), 12 bytes
-                &[0x08, 0x01], //   field 1 (version)
-                &[0x12, 0x03], //   field 2 (config)
-                &[0x0a, 0x01],
-                b"t",                //     field 1 (id)
+                &[0x0a, 0x01], b"t", // field 1 (task_id)
+                &[0x12, 0x0c],       // field 2 (handle), 12 bytes
+                &[0x08, 0x01],       //   field 1 (version)
+                &[0x12, 0x03],       //   field 2 (config)
+                &[0x0a, 0x01], b"t", //     field 1 (id)
                 &[0x18, 0x01],       //   field 3 (state), RUNNING = 1
                 &[0x22, 0x01, 0x01], //   field 4 (driver_state)
             ]);
@@ -1904,20 +1796,14 @@ mod nomad {
                 annotations: map1("k", "v"),
             };
             let expected = cat(&[
-                &[0x0a, 0x01],
-                b"t", // field 1 (task_id)
-                &[0x12, 0x01],
-                b"a", // field 2 (alloc_id)
-                &[0x1a, 0x01],
-                b"n",                      // field 3 (task_name)
+                &[0x0a, 0x01], b"t",       // field 1 (task_id)
+                &[0x12, 0x01], b"a",       // field 2 (alloc_id)
+                &[0x1a, 0x01], b"n",       // field 3 (task_name)
                 &[0x22, 0x02, 0x08, 0x01], // field 4 (timestamp) { seconds 1 }
-                &[0x2a, 0x01],
-                b"m",          // field 5 (message)
-                &[0x32, 0x06], // field 6 (annotations), map entry
-                &[0x0a, 0x01],
-                b"k", //   key
-                &[0x12, 0x01],
-                b"v", //   value
+                &[0x2a, 0x01], b"m",       // field 5 (message)
+                &[0x32, 0x06],             // field 6 (annotations), map entry
+                &[0x0a, 0x01], b"k",       //   key
+                &[0x12, 0x01], b"v",       //   value
             ]);
             assert_wire("drivers.DriverTaskEvent", &msg, &expected);
         }
@@ -1937,19 +1823,14 @@ mod nomad {
                 }),
             };
             let expected = cat(&[
-                &[0x08, 0x02], // field 1 (mode), TASK = 2
-                &[0x12, 0x02],
-                b"/p",         // field 2 (path)
-                &[0x1a, 0x06], // field 3 (labels), map entry
-                &[0x0a, 0x01],
-                b"k", //   key
-                &[0x12, 0x01],
-                b"v",          //   value
-                &[0x22, 0x06], // field 4 (hostsConfig)
-                &[0x0a, 0x01],
-                b"h", //   field 1 (hostname)
-                &[0x12, 0x01],
-                b"a", //   field 2 (address)
+                &[0x08, 0x02],        // field 1 (mode), TASK = 2
+                &[0x12, 0x02], b"/p", // field 2 (path)
+                &[0x1a, 0x06],        // field 3 (labels), map entry
+                &[0x0a, 0x01], b"k",  //   key
+                &[0x12, 0x01], b"v",  //   value
+                &[0x22, 0x06],        // field 4 (hostsConfig)
+                &[0x0a, 0x01], b"h",  //   field 1 (hostname)
+                &[0x12, 0x01], b"a",  //   field 2 (address)
             ]);
             assert_wire("drivers.NetworkIsolationSpec", &msg, &expected);
         }
@@ -1975,7 +1856,7 @@ mod nomad {
             };
             let expected: Vec<u8> = vec![
                 0x0a, 0x02, 0x08, 0x01, // field 1 (isolation_spec) { mode GROUP }
-                0x10, 0x01, // field 2 (created), varint
+                0x10, 0x01,             // field 2 (created), varint
             ];
             assert_wire("drivers.CreateNetworkResponse", &resp, &expected);
 
@@ -1987,10 +1868,8 @@ mod nomad {
                 }),
             };
             let expected = cat(&[
-                &[0x0a, 0x01],
-                b"a", // field 1 (alloc_id)
-                &[0x12, 0x04, 0x12, 0x02],
-                b"/p", // field 2 (isolation_spec) { path }
+                &[0x0a, 0x01], b"a",              // field 1 (alloc_id)
+                &[0x12, 0x04, 0x12, 0x02], b"/p", // field 2 (isolation_spec) { path }
             ]);
             assert_wire("drivers.DestroyNetworkRequest", &destroy, &expected);
         }
@@ -2109,29 +1988,21 @@ mod nomad {
                 }],
             };
             let expected = cat(&[
-                &[0x0a, 0x37], // field 1 (device_group), 55 bytes
-                &[0x0a, 0x06],
-                b"nvidia", //   field 1 (vendor)
-                &[0x12, 0x03],
-                b"gpu", //   field 2 (device_type)
-                &[0x1a, 0x02],
-                b"t4",         //   field 3 (device_name)
-                &[0x22, 0x16], //   field 4 (devices), 22 bytes
-                &[0x0a, 0x05],
-                b"GPU-1",      //     field 1 (ID)
-                &[0x10, 0x01], //     field 2 (healthy), varint
-                &[0x1a, 0x02],
-                b"ok",         //     field 3 (health_description)
-                &[0x22, 0x07], //     field 4 (hw_locality)
-                &[0x0a, 0x05],
-                b"00:01",      //       field 1 (pci_bus_id)
-                &[0x2a, 0x0c], //   field 5 (attributes), map entry
-                &[0x0a, 0x01],
-                b"m",          //     key
-                &[0x12, 0x07], //     value (Attribute)
-                &[0x10, 0x10], //       field 2 (int_val) 16
-                &[0x2a, 0x03],
-                b"GiB", //       field 5 (unit)
+                &[0x0a, 0x37],            // field 1 (device_group), 55 bytes
+                &[0x0a, 0x06], b"nvidia", //   field 1 (vendor)
+                &[0x12, 0x03], b"gpu",    //   field 2 (device_type)
+                &[0x1a, 0x02], b"t4",     //   field 3 (device_name)
+                &[0x22, 0x16],            //   field 4 (devices), 22 bytes
+                &[0x0a, 0x05], b"GPU-1",  //     field 1 (ID)
+                &[0x10, 0x01],            //     field 2 (healthy), varint
+                &[0x1a, 0x02], b"ok",     //     field 3 (health_description)
+                &[0x22, 0x07],            //     field 4 (hw_locality)
+                &[0x0a, 0x05], b"00:01",  //       field 1 (pci_bus_id)
+                &[0x2a, 0x0c],            //   field 5 (attributes), map entry
+                &[0x0a, 0x01], b"m",      //     key
+                &[0x12, 0x07],            //     value (Attribute)
+                &[0x10, 0x10],            //       field 2 (int_val) 16
+                &[0x2a, 0x03], b"GiB",    //       field 5 (unit)
             ]);
             assert_wire("device.FingerprintResponse", &msg, &expected);
         }
@@ -2169,25 +2040,18 @@ mod nomad {
                 }),
             };
             let expected = cat(&[
-                &[0x0a, 0x23], // field 1 (container_res), 35 bytes
-                &[0x0a, 0x06], //   field 1 (envs), map entry
-                &[0x0a, 0x01],
-                b"K", //     key
-                &[0x12, 0x01],
-                b"V",          //     value
-                &[0x12, 0x0a], //   field 2 (mounts), 10 bytes
-                &[0x0a, 0x02],
-                b"/t", //     field 1 (task_path)
-                &[0x12, 0x02],
-                b"/h",         //     field 2 (host_path)
-                &[0x18, 0x01], //     field 3 (read_only), varint
-                &[0x1a, 0x0d], //   field 3 (devices), 13 bytes
-                &[0x0a, 0x02],
-                b"/t", //     field 1 (task_path)
-                &[0x12, 0x02],
-                b"/h", //     field 2 (host_path)
-                &[0x1a, 0x03],
-                b"rwm", //     field 3 (permissions)
+                &[0x0a, 0x23],         // field 1 (container_res), 35 bytes
+                &[0x0a, 0x06],         //   field 1 (envs), map entry
+                &[0x0a, 0x01], b"K",   //     key
+                &[0x12, 0x01], b"V",   //     value
+                &[0x12, 0x0a],         //   field 2 (mounts), 10 bytes
+                &[0x0a, 0x02], b"/t",  //     field 1 (task_path)
+                &[0x12, 0x02], b"/h",  //     field 2 (host_path)
+                &[0x18, 0x01],         //     field 3 (read_only), varint
+                &[0x1a, 0x0d],         //   field 3 (devices), 13 bytes
+                &[0x0a, 0x02], b"/t",  //     field 1 (task_path)
+                &[0x12, 0x02], b"/h",  //     field 2 (host_path)
+                &[0x1a, 0x03], b"rwm", //     field 3 (permissions)
             ]);
             assert_wire("device.ReserveResponse", &msg, &expected);
         }
@@ -2236,22 +2100,17 @@ mod nomad {
                 }],
             };
             let expected = cat(&[
-                &[0x0a, 0x27], // field 1 (groups), 39 bytes
-                &[0x0a, 0x01],
-                b"v", //   field 1 (vendor)
-                &[0x12, 0x01],
-                b"t", //   field 2 (type)
-                &[0x1a, 0x01],
-                b"n",          //   field 3 (name)
-                &[0x22, 0x1c], //   field 4 (instance_stats), map entry, 28 bytes
-                &[0x0a, 0x01],
-                b"i",                                  //     key
+                &[0x0a, 0x27],                         // field 1 (groups), 39 bytes
+                &[0x0a, 0x01], b"v",                   //   field 1 (vendor)
+                &[0x12, 0x01], b"t",                   //   field 2 (type)
+                &[0x1a, 0x01], b"n",                   //   field 3 (name)
+                &[0x22, 0x1c],                         //   field 4 (instance_stats), map entry, 28 bytes
+                &[0x0a, 0x01], b"i",                   //     key
                 &[0x12, 0x17],                         //     value (DeviceStats), 23 bytes
                 &[0x0a, 0x04, 0x1a, 0x02, 0x08, 0x03], // field 1 (summary) { field 3 (int_numerator_val) { 3 } }
                 &[0x12, 0x0b],                         //       field 2 (stats), 11 bytes
                 &[0x12, 0x09],                         //         field 2 (attributes), map entry
-                &[0x0a, 0x01],
-                b"a",                                  //           key
+                &[0x0a, 0x01], b"a",                   //           key
                 &[0x12, 0x04, 0x32, 0x02, 0x08, 0x01], //   value { field 6 (bool_val) { true } }
                 &[0x1a, 0x02, 0x08, 0x01],             //       field 3 (timestamp) { seconds 1 }
             ]);
@@ -2264,6 +2123,7 @@ mod nomad {
 // container-storage-interface/spec v1.12.0, csi.proto (package csi.v1)
 // ---------------------------------------------------------------------------
 
+#[rustfmt::skip]
 mod csi {
     use super::*;
     use nomad_plugin_proto::csi as pb;
@@ -2532,15 +2392,11 @@ mod csi {
             manifest: map1("k", "v"),
         };
         let expected = cat(&[
-            &[0x0a, 0x01],
-            b"n", // field 1 (name)
-            &[0x12, 0x01],
-            b"1",          // field 2 (vendor_version)
-            &[0x1a, 0x06], // field 3 (manifest), map entry
-            &[0x0a, 0x01],
-            b"k", //   key
-            &[0x12, 0x01],
-            b"v", //   value
+            &[0x0a, 0x01], b"n", // field 1 (name)
+            &[0x12, 0x01], b"1", // field 2 (vendor_version)
+            &[0x1a, 0x06],       // field 3 (manifest), map entry
+            &[0x0a, 0x01], b"k", //   key
+            &[0x12, 0x01], b"v", //   value
         ]);
         assert_wire("csi.GetPluginInfoResponse", &info, &expected);
 
@@ -2611,30 +2467,22 @@ mod csi {
             ..Default::default()
         };
         let expected = cat(&[
-            &[0x0a, 0x01],
-            b"v",                // field 1 (name)
-            &[0x12, 0x06],       // field 2 (capacity_range)
-            &[0x08, 0x80, 0x08], //   field 1 (required_bytes), varint 1024
-            &[0x10, 0x80, 0x10], //   field 2 (limit_bytes), varint 2048
-            &[0x1a, 0x13],       // field 3 (volume_capabilities), 19 bytes
-            &[0x12, 0x0d],       //   field 2 (mount), 13 bytes
-            &[0x0a, 0x04],
-            b"ext4", //     field 1 (fs_type)
-            &[0x12, 0x02],
-            b"ro", //     field 2 (mount_flags)
-            &[0x1a, 0x01],
-            b"g",                      //     field 3 (volume_mount_group)
+            &[0x0a, 0x01], b"v",       // field 1 (name)
+            &[0x12, 0x06],             // field 2 (capacity_range)
+            &[0x08, 0x80, 0x08],       //   field 1 (required_bytes), varint 1024
+            &[0x10, 0x80, 0x10],       //   field 2 (limit_bytes), varint 2048
+            &[0x1a, 0x13],             // field 3 (volume_capabilities), 19 bytes
+            &[0x12, 0x0d],             //   field 2 (mount), 13 bytes
+            &[0x0a, 0x04], b"ext4",    //     field 1 (fs_type)
+            &[0x12, 0x02], b"ro",      //     field 2 (mount_flags)
+            &[0x1a, 0x01], b"g",       //     field 3 (volume_mount_group)
             &[0x1a, 0x02, 0x08, 0x01], //   field 3 (access_mode) { mode SINGLE_NODE_WRITER = 1 }
             &[0x22, 0x06],             // field 4 (parameters), map entry
-            &[0x0a, 0x01],
-            b"p", //   key
-            &[0x12, 0x01],
-            b"1",          //   value
-            &[0x2a, 0x06], // field 5 (secrets), map entry
-            &[0x0a, 0x01],
-            b"s", //   key
-            &[0x12, 0x01],
-            b"2", //   value
+            &[0x0a, 0x01], b"p",       //   key
+            &[0x12, 0x01], b"1",       //   value
+            &[0x2a, 0x06],             // field 5 (secrets), map entry
+            &[0x0a, 0x01], b"s",       //   key
+            &[0x12, 0x01], b"2",       //   value
         ]);
         assert_wire("csi.CreateVolumeRequest", &msg, &expected);
     }
@@ -2661,25 +2509,18 @@ mod csi {
             ..Default::default()
         };
         let expected = cat(&[
-            &[0x32, 0x05], // field 6 (volume_content_source)
-            &[0x0a, 0x03, 0x0a, 0x01],
-            b"s",                      //   field 1 (snapshot) { field 1 (snapshot_id) }
-            &[0x3a, 0x14],             // field 7 (accessibility_requirements), 20 bytes
-            &[0x0a, 0x08, 0x0a, 0x06], //   field 1 (requisite) { field 1 (segments) entry
-            &[0x0a, 0x01],
-            b"z",
-            &[0x12, 0x01],
-            b"1",                      //     key, value }
-            &[0x12, 0x08, 0x0a, 0x06], //   field 2 (preferred) { field 1 (segments) entry
-            &[0x0a, 0x01],
-            b"z",
-            &[0x12, 0x01],
-            b"1",          //     key, value }
-            &[0x42, 0x06], // field 8 (mutable_parameters), map entry
-            &[0x0a, 0x01],
-            b"m", //   key
-            &[0x12, 0x01],
-            b"1", //   value
+            &[0x32, 0x05],                   // field 6 (volume_content_source)
+            &[0x0a, 0x03, 0x0a, 0x01], b"s", //   field 1 (snapshot) { field 1 (snapshot_id) }
+            &[0x3a, 0x14],                   // field 7 (accessibility_requirements), 20 bytes
+            &[0x0a, 0x08, 0x0a, 0x06],       //   field 1 (requisite) { field 1 (segments) entry
+            &[0x0a, 0x01], b"z",
+            &[0x12, 0x01], b"1",             //     key, value }
+            &[0x12, 0x08, 0x0a, 0x06],       //   field 2 (preferred) { field 1 (segments) entry
+            &[0x0a, 0x01], b"z",
+            &[0x12, 0x01], b"1",             //     key, value }
+            &[0x42, 0x06],                   // field 8 (mutable_parameters), map entry
+            &[0x0a, 0x01], b"m",             //   key
+            &[0x12, 0x01], b"1",             //   value
         ]);
         assert_wire("csi.CreateVolumeRequest fields 6-8", &msg, &expected);
     }
@@ -2692,7 +2533,7 @@ mod csi {
         let expected: Vec<u8> = vec![
             0x0a, 0x00, // field 1 (block), length-delimited, empty
             0x1a, 0x02, 0x08,
-            0x05, // field 3 (access_mode) { mode MULTI_NODE_MULTI_WRITER = 5 }
+            0x05,       // field 3 (access_mode) { mode MULTI_NODE_MULTI_WRITER = 5 }
         ];
         assert_wire("csi.VolumeCapability.block", &msg, &expected);
     }
@@ -2715,22 +2556,16 @@ mod csi {
             accessible_topology: vec![topology("z", "1")],
         };
         let expected = cat(&[
-            &[0x08, 0x80, 0x08], // field 1 (capacity_bytes), varint 1024
-            &[0x12, 0x01],
-            b"v",          // field 2 (volume_id)
-            &[0x1a, 0x06], // field 3 (volume_context), map entry
-            &[0x0a, 0x01],
-            b"c",
-            &[0x12, 0x01],
-            b"d",
-            &[0x22, 0x05], // field 4 (content_source)
-            &[0x12, 0x03, 0x0a, 0x01],
-            b"s",                      //   field 2 (volume) { field 1 (volume_id) }
-            &[0x2a, 0x08, 0x0a, 0x06], // field 5 (accessible_topology) { segments entry
-            &[0x0a, 0x01],
-            b"z",
-            &[0x12, 0x01],
-            b"1", //   key, value }
+            &[0x08, 0x80, 0x08],             // field 1 (capacity_bytes), varint 1024
+            &[0x12, 0x01], b"v",             // field 2 (volume_id)
+            &[0x1a, 0x06],                   // field 3 (volume_context), map entry
+            &[0x0a, 0x01], b"c",
+            &[0x12, 0x01], b"d",
+            &[0x22, 0x05],                   // field 4 (content_source)
+            &[0x12, 0x03, 0x0a, 0x01], b"s", //   field 2 (volume) { field 1 (volume_id) }
+            &[0x2a, 0x08, 0x0a, 0x06],       // field 5 (accessible_topology) { segments entry
+            &[0x0a, 0x01], b"z",
+            &[0x12, 0x01], b"1",             //   key, value }
         ]);
         assert_wire("csi.Volume", &msg, &expected);
 
@@ -2761,16 +2596,12 @@ mod csi {
             volume_context: map1("c", "d"),
         };
         let expected = cat(&[
-            &[0x0a, 0x01],
-            b"v", // field 1 (volume_id)
-            &[0x12, 0x01],
-            b"n",                                              // field 2 (node_id)
+            &[0x0a, 0x01], b"v",                               // field 1 (volume_id)
+            &[0x12, 0x01], b"n",                               // field 2 (node_id)
             &[0x1a, 0x06, 0x0a, 0x00, 0x1a, 0x02, 0x08, 0x01], // field 3 (volume_capability) { block, access_mode 1 }
             &[0x20, 0x01],                                     // field 4 (readonly), varint
-            &[0x2a, 0x06],
-            b"\x0a\x01k\x12\x01s", // field 5 (secrets), map entry
-            &[0x32, 0x06],
-            b"\x0a\x01c\x12\x01d", // field 6 (volume_context), map entry
+            &[0x2a, 0x06], b"\x0a\x01k\x12\x01s",              // field 5 (secrets), map entry
+            &[0x32, 0x06], b"\x0a\x01c\x12\x01d",              // field 6 (volume_context), map entry
         ]);
         assert_wire("csi.ControllerPublishVolumeRequest", &msg, &expected);
 
@@ -2802,18 +2633,12 @@ mod csi {
             volume_context: map1("c", "d"),
         };
         let expected = cat(&[
-            &[0x0a, 0x01],
-            b"v", // field 1 (volume_id)
-            &[0x12, 0x06],
-            b"\x0a\x01a\x12\x01b", // field 2 (publish_context), map entry
-            &[0x1a, 0x02],
-            b"/s", // field 3 (staging_target_path)
-            &[0x22, 0x07, 0x12, 0x05, 0x0a, 0x03],
-            b"xfs", // field 4 (volume_capability) { mount { fs_type } }
-            &[0x2a, 0x06],
-            b"\x0a\x01k\x12\x01s", // field 5 (secrets), map entry
-            &[0x32, 0x06],
-            b"\x0a\x01c\x12\x01d", // field 6 (volume_context), map entry
+            &[0x0a, 0x01], b"v",                           // field 1 (volume_id)
+            &[0x12, 0x06], b"\x0a\x01a\x12\x01b",          // field 2 (publish_context), map entry
+            &[0x1a, 0x02], b"/s",                          // field 3 (staging_target_path)
+            &[0x22, 0x07, 0x12, 0x05, 0x0a, 0x03], b"xfs", // field 4 (volume_capability) { mount { fs_type } }
+            &[0x2a, 0x06], b"\x0a\x01k\x12\x01s",          // field 5 (secrets), map entry
+            &[0x32, 0x06], b"\x0a\x01c\x12\x01d",          // field 6 (volume_context), map entry
         ]);
         assert_wire("csi.NodeStageVolumeRequest", &msg, &expected);
     }
@@ -2836,20 +2661,14 @@ mod csi {
             volume_context: map1("c", "d"),
         };
         let expected = cat(&[
-            &[0x0a, 0x01],
-            b"v", // field 1 (volume_id)
-            &[0x12, 0x06],
-            b"\x0a\x01a\x12\x01b", // field 2 (publish_context), map entry
-            &[0x1a, 0x02],
-            b"/s", // field 3 (staging_target_path)
-            &[0x22, 0x02],
-            b"/t",                                             // field 4 (target_path)
+            &[0x0a, 0x01], b"v",                               // field 1 (volume_id)
+            &[0x12, 0x06], b"\x0a\x01a\x12\x01b",              // field 2 (publish_context), map entry
+            &[0x1a, 0x02], b"/s",                              // field 3 (staging_target_path)
+            &[0x22, 0x02], b"/t",                              // field 4 (target_path)
             &[0x2a, 0x06, 0x0a, 0x00, 0x1a, 0x02, 0x08, 0x01], // field 5 (volume_capability) { block, access_mode 1 }
             &[0x30, 0x01],                                     // field 6 (readonly), varint
-            &[0x3a, 0x06],
-            b"\x0a\x01k\x12\x01s", // field 7 (secrets), map entry
-            &[0x42, 0x06],
-            b"\x0a\x01c\x12\x01d", // field 8 (volume_context), map entry
+            &[0x3a, 0x06], b"\x0a\x01k\x12\x01s",              // field 7 (secrets), map entry
+            &[0x42, 0x06], b"\x0a\x01c\x12\x01d",              // field 8 (volume_context), map entry
         ]);
         assert_wire("csi.NodePublishVolumeRequest", &msg, &expected);
     }
@@ -2864,11 +2683,9 @@ mod csi {
             accessible_topology: Some(topology("z", "1")),
         };
         let expected = cat(&[
-            &[0x0a, 0x01],
-            b"n",          // field 1 (node_id)
-            &[0x10, 0x03], // field 2 (max_volumes_per_node)
-            &[0x1a, 0x08, 0x0a, 0x06],
-            b"\x0a\x01z\x12\x011", // field 3 (accessible_topology) { segments }
+            &[0x0a, 0x01], b"n",                              // field 1 (node_id)
+            &[0x10, 0x03],                                    // field 2 (max_volumes_per_node)
+            &[0x1a, 0x08, 0x0a, 0x06], b"\x0a\x01z\x12\x011", // field 3 (accessible_topology) { segments }
         ]);
         assert_wire("csi.NodeGetInfoResponse", &msg, &expected);
     }
@@ -2893,8 +2710,7 @@ mod csi {
         };
         let expected = cat(&[
             &[0x0a, 0x08, 0x08, 0x01, 0x10, 0x02, 0x18, 0x03, 0x20, 0x01], // field 1 (usage) { 1, 2, 3, BYTES }
-            &[0x12, 0x05, 0x08, 0x01, 0x12, 0x01],
-            b"m", // field 2 (volume_condition) { abnormal, message }
+            &[0x12, 0x05, 0x08, 0x01, 0x12, 0x01], b"m",                   // field 2 (volume_condition) { abnormal, message }
         ]);
         assert_wire("csi.NodeGetVolumeStatsResponse", &msg, &expected);
     }
@@ -3022,6 +2838,7 @@ mod csi {
 // hashicorp/nomad-autoscaler, plugins/{base,apm,strategy,target,shared}/proto/v1/
 // ---------------------------------------------------------------------------
 
+#[rustfmt::skip]
 mod autoscaler {
     use super::*;
     use nomad_plugin_proto::autoscaler::{apm, base, shared, strategy, target};
@@ -3098,9 +2915,8 @@ mod autoscaler {
             r#type: base::PluginType::Strategy as i32,
         };
         let expected = cat(&[
-            &[0x0a, 0x01],
-            b"n",          // field 1 (name)
-            &[0x10, 0x02], // field 2 (type), varint, PLUGIN_TYPE_STRATEGY = 2
+            &[0x0a, 0x01], b"n", // field 1 (name)
+            &[0x10, 0x02],       // field 2 (type), varint, PLUGIN_TYPE_STRATEGY = 2
         ]);
         assert_wire("autoscaler.base.PluginInfoResponse", &info, &expected);
 
@@ -3121,15 +2937,14 @@ mod autoscaler {
             from: ts(1, 0),
         };
         let expected = cat(&[
-            &[0x0a, 0x01],
-            b"q",                      // field 1 (query)
+            &[0x0a, 0x01], b"q",       // field 1 (query)
             &[0x12, 0x08],             // field 2 (time_range)
             &[0x0a, 0x02, 0x08, 0x02], //   field 1 (to) { seconds 2 }
             &[0x12, 0x02, 0x08, 0x01], //   field 2 (from) { seconds 1 }
         ]);
         let q = apm::QueryRequest {
             query: "q".into(),
-            time_range: Some(range.clone()),
+            time_range: Some(range),
         };
         assert_wire("autoscaler.apm.QueryRequest", &q, &expected);
         let qm = apm::QueryMultipleRequest {
@@ -3146,8 +2961,7 @@ mod autoscaler {
     fn timestamped_metric_and_query_responses() {
         let tm_bytes = cat(&[
             &[0x0a, 0x02, 0x08, 0x01], // field 1 (timestamp) { seconds 1 }
-            &[0x11],
-            &F64_1_5, // field 2 (value), 64-bit, 1.5
+            &[0x11], &F64_1_5,         // field 2 (value), 64-bit, 1.5
         ]);
         assert_wire(
             "autoscaler.shared.TimestampedMetric",
@@ -3183,14 +2997,12 @@ mod autoscaler {
             }),
         };
         let expected = cat(&[
-            &[0x08, 0x03], // field 1 (count), varint
-            &[0x12, 0x01],
-            b"r",          // field 2 (reason)
-            &[0x18, 0x01], // field 3 (error), varint
-            &[0x20, 0x03], // field 4 (direction), SCALING_DIRECTION_UP = 3
-            &[0x2a, 0x06], // field 5 (meta), Any
-            &[0x0a, 0x01],
-            b"t",
+            &[0x08, 0x03],       // field 1 (count), varint
+            &[0x12, 0x01], b"r", // field 2 (reason)
+            &[0x18, 0x01],       // field 3 (error), varint
+            &[0x20, 0x03],       // field 4 (direction), SCALING_DIRECTION_UP = 3
+            &[0x2a, 0x06],       // field 5 (meta), Any
+            &[0x0a, 0x01], b"t",
             &[0x12, 0x01, 0x01], //   type_url = 1, value = 2
         ]);
         assert_wire("autoscaler.shared.ScalingAction", &msg, &expected);
@@ -3212,18 +3024,13 @@ mod autoscaler {
             }),
         };
         let expected = cat(&[
-            &[0x0a, 0x01],
-            b"n", // field 1 (name)
-            &[0x12, 0x01],
-            b"s", // field 2 (source)
-            &[0x1a, 0x01],
-            b"q",                      // field 3 (query)
-            &[0x22, 0x02, 0x08, 0x3c], // field 4 (query_window) { seconds 60 }
-            &[0x2a, 0x0c],             // field 5 (strategy), 12 bytes
-            &[0x0a, 0x02],
-            b"st", //   field 1 (name)
-            &[0x12, 0x06],
-            b"\x0a\x01k\x12\x01v", //   field 2 (config), map entry
+            &[0x0a, 0x01], b"n",                  // field 1 (name)
+            &[0x12, 0x01], b"s",                  // field 2 (source)
+            &[0x1a, 0x01], b"q",                  // field 3 (query)
+            &[0x22, 0x02, 0x08, 0x3c],            // field 4 (query_window) { seconds 60 }
+            &[0x2a, 0x0c],                        // field 5 (strategy), 12 bytes
+            &[0x0a, 0x02], b"st",                 //   field 1 (name)
+            &[0x12, 0x06], b"\x0a\x01k\x12\x01v", //   field 2 (config), map entry
         ]);
         assert_wire("autoscaler.shared.ScalingPolicyCheck", &msg, &expected);
     }
@@ -3247,12 +3054,10 @@ mod autoscaler {
             count: 2,
         };
         let expected = cat(&[
-            &[0x0a, 0x02, 0x08, 0x01], // field 1 (action) { count 1 }
-            &[0x12, 0x03, 0x0a, 0x01],
-            b"c", // field 2 (check) { name }
-            &[0x1a, 0x09, 0x11],
-            &F64_1_5,      // field 3 (timestamped_metric) { field 2 (value) }
-            &[0x20, 0x02], // field 4 (count), varint
+            &[0x0a, 0x02, 0x08, 0x01],       // field 1 (action) { count 1 }
+            &[0x12, 0x03, 0x0a, 0x01], b"c", // field 2 (check) { name }
+            &[0x1a, 0x09, 0x11], &F64_1_5,   // field 3 (timestamped_metric) { field 2 (value) }
+            &[0x20, 0x02],                   // field 4 (count), varint
         ]);
         assert_wire("autoscaler.strategy.RunRequest", &req, &expected);
 
@@ -3268,9 +3073,8 @@ mod autoscaler {
             timestamped_metric: vec![metric(1, 0.0)],
         };
         let expected = cat(&[
-            &[0x0a, 0x02, 0x20, 0x02], // field 1 (action) { direction DOWN = 2 }
-            &[0x12, 0x03, 0x12, 0x01],
-            b"s",                                  // field 2 (check) { source }
+            &[0x0a, 0x02, 0x20, 0x02],             // field 1 (action) { direction DOWN = 2 }
+            &[0x12, 0x03, 0x12, 0x01], b"s",       // field 2 (check) { source }
             &[0x1a, 0x04, 0x0a, 0x02, 0x08, 0x01], // field 3 (timestamped_metric) { timestamp { seconds 1 } }
         ]);
         assert_wire("autoscaler.strategy.RunResponse", &resp, &expected);
@@ -3290,10 +3094,8 @@ mod autoscaler {
             config: map1("k", "v"),
         };
         let expected = cat(&[
-            &[0x0a, 0x05, 0x08, 0x05, 0x12, 0x01],
-            b"r", // field 1 (action) { count 5, reason }
-            &[0x12, 0x06],
-            b"\x0a\x01k\x12\x01v", // field 2 (config), map entry
+            &[0x0a, 0x05, 0x08, 0x05, 0x12, 0x01], b"r", // field 1 (action) { count 5, reason }
+            &[0x12, 0x06], b"\x0a\x01k\x12\x01v",        // field 2 (config), map entry
         ]);
         assert_wire("autoscaler.target.ScaleRequest", &scale, &expected);
 
@@ -3309,10 +3111,9 @@ mod autoscaler {
             meta: map1("m", "1"),
         };
         let expected = cat(&[
-            &[0x08, 0x01], // field 1 (ready), varint
-            &[0x10, 0x04], // field 2 (count), varint
-            &[0x1a, 0x06],
-            b"\x0a\x01m\x12\x011", // field 3 (meta), map entry
+            &[0x08, 0x01],                        // field 1 (ready), varint
+            &[0x10, 0x04],                        // field 2 (count), varint
+            &[0x1a, 0x06], b"\x0a\x01m\x12\x011", // field 3 (meta), map entry
         ]);
         assert_wire("autoscaler.target.StatusResponse", &resp, &expected);
     }

@@ -1,3 +1,10 @@
 //! Launch and certify HashiCorp Nomad plugins the way a Nomad client does.
+//!
+//! The testkit is the host side of the plugin protocols: it starts any
+//! plugin binary (written with `nomad-plugin-sdk` or in Go) exactly as a
+//! Nomad agent would, talks to it over gRPC, and checks what it answers
+//! against what Nomad expects.
 #![warn(missing_docs)]
+
 pub mod common;
+pub mod launch;

@@ -9,6 +9,7 @@ const USAGE: &str = "usage: cargo xtask <command>
 commands:
   test    install what the tests need (Go modules for the interop hosts) and run the whole test suite
   demo    build a reference plugin and drive it through the testkit as a Nomad client would
+  bench   build the runtime probes (Rust and Go) in release mode and print launch figures side by side
 ";
 
 fn main() -> Result<()> {
@@ -18,6 +19,7 @@ fn main() -> Result<()> {
     match cmd.as_str() {
         "test" => test(&rest),
         "demo" => demo(&rest),
+        "bench" => bench(&rest),
         "" | "help" | "-h" | "--help" => {
             print!("{USAGE}");
             Ok(())
@@ -55,9 +57,9 @@ fn cargo() -> Command {
 fn test(extra: &[String]) -> Result<()> {
     ensure_go_modules()?;
     run(cargo()
-        .args(["test", "--workspace", "--all-targets"])
+        .args(["test", "--workspace", "--all-features", "--all-targets"])
         .args(extra))?;
-    run(cargo().args(["test", "--workspace", "--doc"]))?;
+    run(cargo().args(["test", "--workspace", "--all-features", "--doc"]))?;
     Ok(())
 }
 
@@ -86,6 +88,15 @@ fn which(name: &str) -> Option<PathBuf> {
 
 /// The main job: build a reference plugin and drive it like a Nomad client.
 fn demo(extra: &[String]) -> Result<()> {
+    run(cargo().args([
+        "build",
+        "--quiet",
+        "-p",
+        "nomad-plugin-sdk",
+        "--example",
+        "runtime_probe",
+    ]))?;
+    let plugin = target_dir().join("debug/examples/runtime_probe");
     run(cargo()
         .args([
             "run",
@@ -96,5 +107,43 @@ fn demo(extra: &[String]) -> Result<()> {
             "demo",
             "--",
         ])
+        .arg(plugin)
+        .args(extra))
+}
+
+/// The shared target directory.
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|p| if p.is_absolute() { p } else { root().join(p) })
+        .unwrap_or_else(|| root().join("target"))
+}
+
+/// Benchmarks: builds the Rust and Go probe plugins optimised, then runs the
+/// testkit's bench binaries with their paths.
+fn bench(extra: &[String]) -> Result<()> {
+    run(cargo().args([
+        "build",
+        "--release",
+        "--quiet",
+        "-p",
+        "nomad-plugin-sdk",
+        "--example",
+        "runtime_probe",
+    ]))?;
+    let go_probe = target_dir().join("interop/goplugin-probe");
+    let go = which("go").context("the benchmarks compare against Go: install Go")?;
+    run(Command::new(go)
+        .current_dir(root().join("nomad-plugin-testkit/interop"))
+        .args(["build", "-o"])
+        .arg(&go_probe)
+        .arg("./cmd/goplugin-probe"))?;
+    run(cargo()
+        .args(["bench", "-p", "nomad-plugin-testkit", "--bench", "runtime"])
+        .env(
+            "BENCH_RUST_PLUGIN",
+            target_dir().join("release/examples/runtime_probe"),
+        )
+        .env("BENCH_GO_PLUGIN", go_probe)
         .args(extra))
 }

@@ -31,29 +31,26 @@ impl GrpcBroker for Broker {
         let mut incoming = request.into_inner();
         let (tx, rx) = mpsc::channel(16);
         tokio::spawn(async move {
-            loop {
-                match incoming.message().await {
-                    Ok(Some(info)) => {
-                        tracing::debug!(service_id = info.service_id, "broker connection offered by host; brokered connections are not supported");
-                        if info.knock.as_ref().is_some_and(|k| k.knock) {
-                            let reply = ConnInfo {
-                                service_id: info.service_id,
-                                network: String::new(),
-                                address: String::new(),
-                                knock: Some(Knock {
-                                    knock: false,
-                                    ack: false,
-                                    error: "this plugin does not accept brokered connections"
-                                        .into(),
-                                }),
-                            };
-                            if tx.send(Ok(reply)).await.is_err() {
-                                break;
-                            }
-                        }
+            // Ends when the host closes its side or goes away.
+            while let Ok(Some(info)) = incoming.message().await {
+                tracing::debug!(
+                    service_id = info.service_id,
+                    "broker connection offered by host; brokered connections are not supported"
+                );
+                if info.knock.as_ref().is_some_and(|k| k.knock) {
+                    let reply = ConnInfo {
+                        service_id: info.service_id,
+                        network: String::new(),
+                        address: String::new(),
+                        knock: Some(Knock {
+                            knock: false,
+                            ack: false,
+                            error: "this plugin does not accept brokered connections".into(),
+                        }),
+                    };
+                    if tx.send(Ok(reply)).await.is_err() {
+                        break;
                     }
-                    // The host closed its side or went away: end ours too.
-                    Ok(None) | Err(_) => break,
                 }
             }
         });

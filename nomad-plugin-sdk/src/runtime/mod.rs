@@ -25,6 +25,8 @@ mod error;
 pub mod handshake;
 mod listener;
 pub mod logging;
+#[cfg(feature = "automtls")]
+pub mod mtls;
 mod stdio;
 
 use std::time::Duration;
@@ -103,16 +105,15 @@ pub trait HandshakeSink: Send {
     fn announce(&mut self, line: &HandshakeLine) -> std::io::Result<()>;
 }
 
-/// Writes the handshake line to the process's stdout and flushes it.
+/// Writes the handshake line to the process's real stdout and flushes it.
+/// When stdio is redirected, that is the original stdout kept aside, which
+/// nothing else writes to.
 #[derive(Debug, Default)]
 pub struct Stdout;
 
 impl HandshakeSink for Stdout {
     fn announce(&mut self, line: &HandshakeLine) -> std::io::Result<()> {
-        use std::io::Write;
-        let mut out = std::io::stdout().lock();
-        writeln!(out, "{line}")?;
-        out.flush()
+        stdio::write_real_stdout(&format!("{line}\n"))
     }
 }
 
@@ -133,9 +134,26 @@ where
 pub async fn serve(
     config: ServeConfig,
     services: Routes,
+    sink: impl HandshakeSink,
+) -> Result<(), ServeError> {
+    serve_with(config, || services, sink).await
+}
+
+/// Like [`serve`], but builds the services only after stdout and stderr are
+/// redirected, so nothing the plugin's set-up code prints can reach the
+/// host before the handshake line.
+pub async fn serve_with(
+    config: ServeConfig,
+    services: impl FnOnce() -> Routes,
     mut sink: impl HandshakeSink,
 ) -> Result<(), ServeError> {
     config.env.check_cookie(&config.handshake)?;
+    let redirected = if config.redirect_stdio {
+        Some(stdio::redirect().map_err(ServeError::Stdio)?)
+    } else {
+        None
+    };
+    let services = services();
     let negotiated = config.handshake.negotiate(&config.env.protocol_versions);
     if !negotiated.host_listed_it {
         tracing::warn!(
@@ -150,12 +168,26 @@ pub async fn serve(
         Network::Tcp => listener::bind_tcp(&config.env).await?,
     };
 
-    let server_cert = String::new();
+    #[cfg(feature = "automtls")]
+    let tls = match &config.env.client_cert {
+        Some(pem) => Some(mtls::server(pem)?),
+        None => None,
+    };
+    #[cfg(not(feature = "automtls"))]
     if config.env.client_cert.is_some() {
-        tracing::warn!(
-            "the host asked for AutoMTLS (PLUGIN_CLIENT_CERT); this build serves without TLS"
-        );
+        return Err(ServeError::Tls(
+            "the host asked for AutoMTLS (PLUGIN_CLIENT_CERT) but this plugin was built without \
+             nomad-plugin-sdk's `automtls` feature"
+                .into(),
+        ));
     }
+    #[cfg(feature = "automtls")]
+    let server_cert = tls
+        .as_ref()
+        .map(|t| t.cert_field.clone())
+        .unwrap_or_default();
+    #[cfg(not(feature = "automtls"))]
+    let server_cert = String::new();
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let (health_reporter, health) = tonic_health::server::health_reporter();
@@ -173,11 +205,9 @@ pub async fn serve(
     };
     sink.announce(&line).map_err(ServeError::Handshake)?;
 
-    let stdio = if config.redirect_stdio {
-        let pipes = stdio::redirect().map_err(ServeError::Stdio)?;
-        stdio::StdioForwarder::start(pipes).map_err(ServeError::Stdio)?
-    } else {
-        stdio::StdioForwarder::idle()
+    let stdio = match redirected {
+        Some(pipes) => stdio::StdioForwarder::start(pipes).map_err(ServeError::Stdio)?,
+        None => stdio::StdioForwarder::idle(),
     };
 
     let _signals = if config.handle_signals {
@@ -192,7 +222,7 @@ pub async fn serve(
         .add_service(GrpcControllerServer::new(controller::Controller {
             stop: stop_tx.clone(),
         }))
-        .add_service(GrpcStdioServer::new(stdio))
+        .add_service(GrpcStdioServer::new(stdio.until(stop_rx.clone())))
         .add_service(GrpcBrokerServer::new(broker::Broker));
 
     let mut shutdown_rx = stop_rx.clone();
@@ -204,20 +234,68 @@ pub async fn serve(
     let (server, socket) = match bound {
         listener::Bound::Unix { listener, socket } => {
             let incoming = tokio_stream::wrappers::UnixListenerStream::new(listener);
-            (
-                tokio::spawn(router.serve_with_incoming_shutdown(incoming, shutdown)).boxed(),
-                Some(socket),
-            )
+            #[cfg(feature = "automtls")]
+            if let Some(tls) = tls {
+                let incoming = mtls::accept_stream(tls.acceptor, incoming);
+                return finish_serving(
+                    spawn_server(router, incoming, shutdown),
+                    Some(socket),
+                    stop_rx,
+                    stop_tx,
+                    config.shutdown_grace,
+                )
+                .await;
+            }
+            (spawn_server(router, incoming, shutdown), Some(socket))
         }
         listener::Bound::Tcp { listener, .. } => {
             let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
-            (
-                tokio::spawn(router.serve_with_incoming_shutdown(incoming, shutdown)).boxed(),
-                None,
-            )
+            #[cfg(feature = "automtls")]
+            if let Some(tls) = tls {
+                let incoming = mtls::accept_stream(tls.acceptor, incoming);
+                return finish_serving(
+                    spawn_server(router, incoming, shutdown),
+                    None,
+                    stop_rx,
+                    stop_tx,
+                    config.shutdown_grace,
+                )
+                .await;
+            }
+            (spawn_server(router, incoming, shutdown), None)
         }
     };
-    let result = finish(server, stop_rx, config.shutdown_grace).await;
+    finish_serving(server, socket, stop_rx, stop_tx, config.shutdown_grace).await
+}
+
+/// Runs the router over `incoming` in a task of its own.
+fn spawn_server<I, IO, IE>(
+    router: tonic::transport::server::Router,
+    incoming: I,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> ServerTask
+where
+    I: futures::Stream<Item = Result<IO, IE>> + Send + 'static,
+    IO: tokio::io::AsyncRead
+        + tokio::io::AsyncWrite
+        + tonic::transport::server::Connected
+        + Unpin
+        + Send
+        + 'static,
+    IO::ConnectInfo: Clone + Send + Sync + 'static,
+    IE: Into<Box<dyn std::error::Error + Send + Sync>> + 'static,
+{
+    tokio::spawn(router.serve_with_incoming_shutdown(incoming, shutdown)).boxed()
+}
+
+async fn finish_serving(
+    server: ServerTask,
+    socket: Option<listener::SocketFile>,
+    stop_rx: watch::Receiver<bool>,
+    stop_tx: watch::Sender<bool>,
+    grace: Duration,
+) -> Result<(), ServeError> {
+    let result = finish(server, stop_rx, grace).await;
     drop(socket);
     drop(stop_tx);
     tracing::debug!("plugin stopped");
@@ -313,7 +391,7 @@ pub fn run(handshake: Handshake, name: &str, services: impl FnOnce() -> Routes) 
             std::process::exit(1);
         }
     };
-    let result = runtime.block_on(serve(config, services(), Stdout));
+    let result = runtime.block_on(serve_with(config, services, Stdout));
     runtime.shutdown_timeout(Duration::from_millis(200));
     if let Err(e) = result {
         tracing::error!(error = %e, "plugin failed");

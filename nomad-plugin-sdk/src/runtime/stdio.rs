@@ -43,15 +43,52 @@ pub(crate) struct Redirected {
     stderr: OwnedFd,
 }
 
-/// Saves the real stderr for logging, then puts pipes behind fds 1 and 2.
+/// The process's real stdout, kept aside when fd 1 is redirected: only the
+/// handshake line is ever written to it, so nothing plugin code prints can
+/// come before or corrupt that line.
+static REAL_STDOUT: std::sync::OnceLock<std::sync::Mutex<std::fs::File>> =
+    std::sync::OnceLock::new();
+
+/// Writes the handshake line to the real stdout (the redirected-away one when
+/// stdio is redirected, fd 1 otherwise) and flushes it.
+pub(crate) fn write_real_stdout(line: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    match REAL_STDOUT.get() {
+        Some(m) => {
+            let mut f = m
+                .lock()
+                .map_err(|_| std::io::Error::other("stdout lock poisoned"))?;
+            f.write_all(line.as_bytes())?;
+            f.flush()
+        }
+        None => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(line.as_bytes())?;
+            out.flush()
+        }
+    }
+}
+
+fn dup_cloexec(fd: RawFd) -> std::io::Result<std::fs::File> {
+    // SAFETY: duplicating a descriptor number; the result is checked.
+    let new = cvt(unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) })?;
+    // SAFETY: fcntl returned a new descriptor that nothing else owns.
+    Ok(unsafe { std::fs::File::from_raw_fd(new) })
+}
+
+/// Keeps the real stdout and stderr aside (the handshake line and log lines
+/// go there), then puts pipes behind fds 1 and 2.
 pub(crate) fn redirect() -> std::io::Result<Redirected> {
     use std::io::Write;
     let _ = std::io::stdout().flush();
-    // SAFETY: dup on an fd number; the result is checked and owned below.
-    let saved = cvt(unsafe { libc::fcntl(2, libc::F_DUPFD_CLOEXEC, 3) })?;
-    // SAFETY: fcntl returned a new descriptor that nothing else owns.
-    let saved = unsafe { std::fs::File::from_raw_fd(saved) };
-    super::logging::set_sink(Box::new(saved));
+    let real_out = dup_cloexec(1)?;
+    let real_err = dup_cloexec(2)?;
+    if REAL_STDOUT.set(std::sync::Mutex::new(real_out)).is_err() {
+        return Err(std::io::Error::other(
+            "stdio was already redirected in this process",
+        ));
+    }
+    super::logging::set_sink(Box::new(real_err));
 
     let (out_r, out_w) = pipe()?;
     let (err_r, err_w) = pipe()?;
@@ -70,6 +107,7 @@ pub(crate) fn redirect() -> std::io::Result<Redirected> {
 pub(crate) struct StdioForwarder {
     rx: Arc<Mutex<mpsc::Receiver<StdioData>>>,
     listeners: Arc<AtomicUsize>,
+    stop: Option<tokio::sync::watch::Receiver<bool>>,
 }
 
 impl StdioForwarder {
@@ -87,6 +125,7 @@ impl StdioForwarder {
         Ok(StdioForwarder {
             rx: Arc::new(Mutex::new(rx)),
             listeners,
+            stop: None,
         })
     }
 
@@ -97,7 +136,15 @@ impl StdioForwarder {
         StdioForwarder {
             rx: Arc::new(Mutex::new(rx)),
             listeners: Arc::new(AtomicUsize::new(0)),
+            stop: None,
         }
+    }
+
+    /// Ends every stdio stream when `stop` turns true, so a stopping plugin
+    /// is not held up by a host that keeps its connection open.
+    pub(crate) fn until(mut self, stop: tokio::sync::watch::Receiver<bool>) -> Self {
+        self.stop = Some(stop);
+        self
     }
 }
 
@@ -151,10 +198,18 @@ impl GrpcStdio for StdioForwarder {
         self.listeners.fetch_add(1, Ordering::AcqRel);
         let guard = Listening(self.listeners.clone());
         let rx = self.rx.clone();
-        let stream = futures::stream::unfold((rx, guard), |(rx, guard)| async move {
-            let next = rx.lock().await.recv().await;
-            next.map(|data| (Ok(data), (rx, guard)))
-        });
+        let stop = self.stop.clone();
+        let stream =
+            futures::stream::unfold((rx, guard, stop), |(rx, guard, mut stop)| async move {
+                let next = match stop.as_mut() {
+                    Some(stop) => tokio::select! {
+                        next = async { rx.lock().await.recv().await } => next,
+                        _ = stop.wait_for(|s| *s) => None,
+                    },
+                    None => rx.lock().await.recv().await,
+                };
+                next.map(|data| (Ok(data), (rx, guard, stop)))
+            });
         Ok(Response::new(Box::pin(stream)))
     }
 }
