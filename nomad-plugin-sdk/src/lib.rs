@@ -5,8 +5,8 @@
 //! plugin written in Go with hashicorp/go-plugin.
 #![warn(missing_docs)]
 
-pub mod config;
 pub mod base;
+pub mod config;
 mod error;
 pub mod runtime;
 
@@ -15,3 +15,10 @@ pub use error::PluginError;
 /// Derives [`config::schema::ConfigSchema`] for a serde config struct; see
 /// the [`config`] module for an example.
 pub use nomad_plugin_derive::ConfigSchema;
+
+#[cfg(feature = "common-plugins")]
+pub mod common;
+#[cfg(feature = "host-volume")]
+pub mod host_volume;
+#[cfg(feature = "secrets")]
+pub mod secrets;

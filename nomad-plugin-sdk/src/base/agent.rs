@@ -114,6 +114,7 @@ impl Topology {
     }
 }
 
+#[cfg_attr(not(any(feature = "driver", feature = "device")), allow(dead_code))]
 impl AgentConfig {
     pub(crate) fn from_proto(api_version: String, nomad: Option<&pb::NomadConfig>) -> Self {
         AgentConfig {
@@ -129,6 +130,7 @@ impl AgentConfig {
     }
 }
 
+#[cfg_attr(not(any(feature = "driver", feature = "device")), allow(dead_code))]
 fn topology_from_proto(t: &pb::ClientTopology) -> Topology {
     let distances = t
         .distances
@@ -226,6 +228,8 @@ mod tests {
         assert_eq!((d.client_min_port, d.client_max_port), (14000, 14512));
         let t = d.topology.expect("topology");
         assert_eq!(t.distances, vec![vec![10, 20], vec![20, 10]]);
-        assert!(AgentConfig::from_proto("v0.1.0".into(), None).driver.is_none());
+        assert!(AgentConfig::from_proto("v0.1.0".into(), None)
+            .driver
+            .is_none());
     }
 }

@@ -37,11 +37,16 @@
 //! ```
 
 mod agent;
+// Served by the driver and device modules; unused when neither is enabled.
+#[cfg_attr(not(any(feature = "driver", feature = "device")), allow(dead_code))]
 mod service;
 
 pub use agent::{AgentConfig, Core, CoreGrade, DriverAgentConfig, Topology};
-#[allow(unused_imports)]
-pub(crate) use service::{base_routes, BaseService};
+#[cfg_attr(
+    not(any(feature = "driver", feature = "device")),
+    allow(unused_imports)
+)]
+pub(crate) use service::base_routes;
 
 use serde::de::DeserializeOwned;
 
@@ -141,7 +146,11 @@ pub trait BasePlugin: Send + Sync + 'static {
     /// [`PluginError::InvalidConfig`] for a bad configuration.
     ///
     /// The default accepts any configuration and ignores it.
-    async fn set_config(&self, config: Self::Config, agent: AgentConfig) -> Result<(), PluginError> {
+    async fn set_config(
+        &self,
+        config: Self::Config,
+        agent: AgentConfig,
+    ) -> Result<(), PluginError> {
         let _ = (config, agent);
         Ok(())
     }
