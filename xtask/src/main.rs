@@ -55,12 +55,37 @@ fn cargo() -> Command {
 
 /// Runs the test suite, after making sure the Go interop hosts can build.
 fn test(extra: &[String]) -> Result<()> {
+    ensure_system_packages()?;
     ensure_go_modules()?;
     run(cargo()
         .args(["test", "--workspace", "--all-features", "--all-targets"])
         .args(extra))?;
     run(cargo().args(["test", "--workspace", "--all-features", "--doc"]))?;
     Ok(())
+}
+
+/// Installs, with apt, the system tools the reference plugins' tests use
+/// when they are missing: e2fsprogs and mount (ext4 images on loop
+/// devices for the host volume plugin). Without root or apt the tests still
+/// run, in the plugin's plain-directory mode.
+fn ensure_system_packages() -> Result<()> {
+    let missing: Vec<&str> = [("mkfs.ext4", "e2fsprogs"), ("losetup", "mount")]
+        .into_iter()
+        .filter(|(tool, _)| which(tool).is_none() && !Path::new("/sbin").join(tool).exists())
+        .map(|(_, pkg)| pkg)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let Some(apt) = which("apt-get") else {
+        eprintln!("xtask: {missing:?} missing and no apt-get; host volume tests use directory mode");
+        return Ok(());
+    };
+    run(Command::new(&apt).arg("update").arg("-qq"))?;
+    run(Command::new(&apt)
+        .args(["install", "-y", "-qq"])
+        .args(&missing)
+        .env("DEBIAN_FRONTEND", "noninteractive"))
 }
 
 /// Downloads the Go modules the interop hosts pin, so the Rust tests that
@@ -81,7 +106,11 @@ fn ensure_go_modules() -> Result<()> {
 fn which(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
-        .chain([PathBuf::from("/usr/local/go/bin")])
+        .chain([
+            PathBuf::from("/usr/local/go/bin"),
+            PathBuf::from("/usr/sbin"),
+            PathBuf::from("/sbin"),
+        ])
         .map(|d| d.join(name))
         .find(|p| p.is_file())
 }
