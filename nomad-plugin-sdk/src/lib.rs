@@ -7,6 +7,8 @@
 
 pub mod base;
 pub mod config;
+#[cfg(feature = "driver")]
+pub mod driver;
 mod error;
 pub mod runtime;
 

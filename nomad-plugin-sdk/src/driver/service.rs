@@ -1,0 +1,787 @@
+//! `hashicorp.nomad.plugins.drivers.proto.Driver` over a [`Driver`]: the
+//! conversions, and the guarantees Nomad's Go client relies on.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use futures::Stream;
+use nomad_plugin_proto::nomad::drivers as pb;
+use nomad_plugin_proto::nomad::drivers::driver_server::{Driver as DriverRpc, DriverServer};
+use nomad_plugin_proto::nomad::structs;
+use prost::Message;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Code, Request, Response, Status, Streaming};
+
+use super::*;
+use crate::config::schema::ConfigSchema;
+
+/// Version of the driver-state encoding in task handles (0 is reserved by
+/// Nomad for pre-0.9 handles).
+const HANDLE_VERSION: i32 = 1;
+
+pub(super) fn routes<D: Driver>(driver: Arc<D>) -> tonic::service::Routes {
+    let mut routes = crate::base::base_routes(driver.clone());
+    routes.add_service(
+        DriverServer::new(DriverService { driver })
+            .max_decoding_message_size(crate::runtime::MAX_MESSAGE_SIZE),
+    );
+    routes.routes()
+}
+
+struct DriverService<D> {
+    driver: Arc<D>,
+}
+
+type Stream_<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
+
+/// The status for a retryable failure: `FAILED_PRECONDITION` carrying a
+/// `RecoverableError{recoverable: true}` detail, as Go drivers send it. The
+/// Go client looks only at the first detail.
+fn recoverable_status(message: String) -> Status {
+    #[derive(Clone, PartialEq, prost::Message)]
+    struct RpcStatus {
+        #[prost(int32, tag = "1")]
+        code: i32,
+        #[prost(string, tag = "2")]
+        message: String,
+        #[prost(message, repeated, tag = "3")]
+        details: Vec<prost_types::Any>,
+    }
+    let detail = prost_types::Any {
+        type_url: "type.googleapis.com/hashicorp.nomad.plugins.shared.structs.RecoverableError"
+            .into(),
+        value: structs::RecoverableError { recoverable: true }.encode_to_vec(),
+    };
+    let body = RpcStatus {
+        code: Code::FailedPrecondition as i32,
+        message: message.clone(),
+        details: vec![detail],
+    };
+    Status::with_details(
+        Code::FailedPrecondition,
+        message,
+        body.encode_to_vec().into(),
+    )
+}
+
+fn timestamp(t: SystemTime) -> prost_types::Timestamp {
+    prost_types::Timestamp::from(t)
+}
+
+/// Go's zero time, which Go drivers send for an unknown time and which the
+/// client accepts.
+fn zero_time() -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: -62_135_596_800,
+        nanos: 0,
+    }
+}
+
+fn task_info(c: &pb::TaskConfig) -> TaskInfo {
+    let res = c.resources.as_ref();
+    let alloc = res.and_then(|r| r.allocated_resources.as_ref());
+    let linux = res.and_then(|r| r.linux_resources.as_ref());
+    TaskInfo {
+        alloc_id: c.alloc_id.clone(),
+        job_name: c.job_name.clone(),
+        job_id: c.job_id.clone(),
+        task_group: c.task_group_name.clone(),
+        namespace: c.namespace.clone(),
+        node_name: c.node_name.clone(),
+        node_id: c.node_id.clone(),
+        env: c.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        device_env: c
+            .device_env
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        user: c.user.clone(),
+        alloc_dir: c.alloc_dir.clone().into(),
+        stdout_path: c.stdout_path.clone().into(),
+        stderr_path: c.stderr_path.clone().into(),
+        resources: Resources {
+            cpu_shares: alloc
+                .and_then(|a| a.cpu.as_ref())
+                .map_or(0, |c| c.cpu_shares),
+            memory_mb: alloc
+                .and_then(|a| a.memory.as_ref())
+                .map_or(0, |m| m.memory_mb),
+            memory_max_mb: alloc
+                .and_then(|a| a.memory.as_ref())
+                .map_or(0, |m| m.memory_max_mb),
+            memory_limit_bytes: linux.map_or(0, |l| l.memory_limit_bytes),
+            cpuset_cpus: linux.map(|l| l.cpuset_cpus.clone()).unwrap_or_default(),
+            cpuset_cgroup: linux.map(|l| l.cpuset_cgroup.clone()).unwrap_or_default(),
+            ports: res
+                .map(|r| {
+                    r.ports
+                        .iter()
+                        .map(|p| PortMapping {
+                            label: p.label.clone(),
+                            value: p.value,
+                            to: p.to,
+                            host_ip: p.host_ip.clone(),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+        },
+        mounts: c
+            .mounts
+            .iter()
+            .map(|m| Mount {
+                task_path: m.task_path.clone(),
+                host_path: m.host_path.clone(),
+                readonly: m.readonly,
+                propagation_mode: m.propagation_mode.clone(),
+            })
+            .collect(),
+        devices: c
+            .devices
+            .iter()
+            .map(|d| DeviceMount {
+                task_path: d.task_path.clone(),
+                host_path: d.host_path.clone(),
+                permissions: d.cgroup_permissions.clone(),
+            })
+            .collect(),
+        dns: c.dns.as_ref().map(|d| DnsConfig {
+            servers: d.servers.clone(),
+            searches: d.searches.clone(),
+            options: d.options.clone(),
+        }),
+        network: c.network_isolation_spec.as_ref().map(network_from_proto),
+    }
+}
+
+fn network_from_proto(n: &pb::NetworkIsolationSpec) -> NetworkIsolation {
+    use pb::network_isolation_spec::NetworkIsolationMode as M;
+    NetworkIsolation {
+        mode: match M::try_from(n.mode) {
+            Ok(M::Group) => NetworkMode::Group,
+            Ok(M::Task) => NetworkMode::Task,
+            Ok(M::None) => NetworkMode::None,
+            _ => NetworkMode::Host,
+        },
+        path: n.path.clone(),
+        labels: n
+            .labels
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        hosts: n
+            .hosts_config
+            .as_ref()
+            .map(|h| (h.hostname.clone(), h.address.clone())),
+    }
+}
+
+fn network_to_proto(n: &NetworkIsolation) -> pb::NetworkIsolationSpec {
+    pb::NetworkIsolationSpec {
+        mode: mode_to_proto(n.mode) as i32,
+        path: n.path.clone(),
+        labels: n
+            .labels
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        hosts_config: n.hosts.as_ref().map(|(hostname, address)| pb::HostsConfig {
+            hostname: hostname.clone(),
+            address: address.clone(),
+        }),
+    }
+}
+
+fn mode_to_proto(m: NetworkMode) -> pb::network_isolation_spec::NetworkIsolationMode {
+    use pb::network_isolation_spec::NetworkIsolationMode as M;
+    match m {
+        NetworkMode::Host => M::Host,
+        NetworkMode::Group => M::Group,
+        NetworkMode::Task => M::Task,
+        NetworkMode::None => M::None,
+    }
+}
+
+fn attribute(v: &AttributeValue) -> structs::Attribute {
+    use structs::attribute::Value;
+    structs::Attribute {
+        unit: String::new(),
+        value: Some(match v {
+            AttributeValue::String(s) => Value::StringVal(s.clone()),
+            AttributeValue::Int(i) => Value::IntVal(*i),
+            AttributeValue::Float(f) => Value::FloatVal(*f),
+            AttributeValue::Bool(b) => Value::BoolVal(*b),
+        }),
+    }
+}
+
+fn fingerprint_to_proto(f: &Fingerprint) -> pb::FingerprintResponse {
+    use pb::fingerprint_response::HealthState as H;
+    pb::FingerprintResponse {
+        attributes: f
+            .attributes
+            .iter()
+            .map(|(k, v)| (k.clone(), attribute(v)))
+            .collect(),
+        health: match f.health {
+            Health::Undetected => H::Undetected,
+            Health::Unhealthy => H::Unhealthy,
+            Health::Healthy => H::Healthy,
+        } as i32,
+        health_description: f.description.clone(),
+        err: String::new(),
+    }
+}
+
+fn usage_to_proto(cpu: &CpuUsage, mem: &MemoryUsage) -> pb::TaskResourceUsage {
+    use pb::cpu_usage::Fields as C;
+    use pb::memory_usage::Fields as M;
+    let mut cf = Vec::new();
+    let mut c = pb::CpuUsage::default();
+    if let Some(v) = cpu.system_mode {
+        c.system_mode = v;
+        cf.push(C::SystemMode as i32);
+    }
+    if let Some(v) = cpu.user_mode {
+        c.user_mode = v;
+        cf.push(C::UserMode as i32);
+    }
+    if let Some(v) = cpu.total_ticks {
+        c.total_ticks = v;
+        cf.push(C::TotalTicks as i32);
+    }
+    if let Some(v) = cpu.throttled_periods {
+        c.throttled_periods = v;
+        cf.push(C::ThrottledPeriods as i32);
+    }
+    if let Some(v) = cpu.throttled_time {
+        c.throttled_time = v;
+        cf.push(C::ThrottledTime as i32);
+    }
+    if let Some(v) = cpu.percent {
+        c.percent = v;
+        cf.push(C::Percent as i32);
+    }
+    c.measured_fields = cf;
+    let mut mf = Vec::new();
+    let mut m = pb::MemoryUsage::default();
+    for (value, slot, field) in [
+        (mem.rss, &mut m.rss, M::Rss),
+        (mem.cache, &mut m.cache, M::Cache),
+        (mem.max_usage, &mut m.max_usage, M::MaxUsage),
+        (mem.kernel_usage, &mut m.kernel_usage, M::KernelUsage),
+        (
+            mem.kernel_max_usage,
+            &mut m.kernel_max_usage,
+            M::KernelMaxUsage,
+        ),
+        (mem.usage, &mut m.usage, M::Usage),
+        (mem.swap, &mut m.swap, M::Swap),
+    ] {
+        if let Some(v) = value {
+            *slot = v;
+            mf.push(field as i32);
+        }
+    }
+    m.measured_fields = mf;
+    pb::TaskResourceUsage {
+        cpu: Some(c),
+        memory: Some(m),
+    }
+}
+
+fn state_to_proto(s: TaskState) -> pb::TaskState {
+    match s {
+        TaskState::Unknown => pb::TaskState::Unknown,
+        TaskState::Running => pb::TaskState::Running,
+        TaskState::Exited => pb::TaskState::Exited,
+    }
+}
+
+fn decode_task_config<C: DeserializeOwned>(bytes: &[u8]) -> Result<C, Status> {
+    crate::config::from_msgpack(bytes)
+        .map_err(|e| Status::invalid_argument(format!("invalid task config: {e}")))
+}
+
+fn missing(what: &str) -> Status {
+    Status::invalid_argument(format!("request is missing {what}"))
+}
+
+#[tonic::async_trait]
+impl<D: Driver> DriverRpc for DriverService<D> {
+    async fn init(
+        &self,
+        _r: Request<pb::InitRequest>,
+    ) -> Result<Response<pb::InitResponse>, Status> {
+        self.driver.init().await?;
+        Ok(Response::new(pb::InitResponse {}))
+    }
+
+    async fn task_config_schema(
+        &self,
+        _r: Request<pb::TaskConfigSchemaRequest>,
+    ) -> Result<Response<pb::TaskConfigSchemaResponse>, Status> {
+        Ok(Response::new(pb::TaskConfigSchemaResponse {
+            spec: Some(<D::TaskConfig as ConfigSchema>::schema().to_proto()),
+        }))
+    }
+
+    async fn capabilities(
+        &self,
+        _r: Request<pb::CapabilitiesRequest>,
+    ) -> Result<Response<pb::CapabilitiesResponse>, Status> {
+        use pb::driver_capabilities::{FsIsolation as F, MountConfigs};
+        let c = self.driver.capabilities();
+        Ok(Response::new(pb::CapabilitiesResponse {
+            capabilities: Some(pb::DriverCapabilities {
+                send_signals: c.send_signals,
+                exec: c.exec,
+                fs_isolation: match c.fs_isolation {
+                    FsIsolation::None => F::None,
+                    FsIsolation::Chroot => F::Chroot,
+                    FsIsolation::Image => F::Image,
+                    FsIsolation::Unveil => F::Unveil,
+                } as i32,
+                network_isolation_modes: c
+                    .network_isolation_modes
+                    .iter()
+                    .map(|m| mode_to_proto(*m) as i32)
+                    .collect(),
+                must_create_network: c.must_create_network,
+                mount_configs: if c.mounts {
+                    MountConfigs::UnknownMounts as i32
+                } else {
+                    MountConfigs::NoMounts as i32
+                },
+                disable_log_collection: c.disable_log_collection,
+                dynamic_workload_users: c.dynamic_workload_users,
+            }),
+        }))
+    }
+
+    type FingerprintStream = Stream_<pb::FingerprintResponse>;
+
+    async fn fingerprint(
+        &self,
+        _r: Request<pb::FingerprintRequest>,
+    ) -> Result<Response<Self::FingerprintStream>, Status> {
+        let driver = self.driver.clone();
+        let (tx, rx) = mpsc::channel(4);
+        tokio::spawn(async move {
+            loop {
+                let f = driver.fingerprint().await;
+                if tx.send(Ok(fingerprint_to_proto(&f))).await.is_err() {
+                    return; // Nomad closed the stream.
+                }
+                let every = driver
+                    .fingerprint_interval()
+                    .max(Duration::from_millis(100));
+                tokio::select! {
+                    _ = tokio::time::sleep(every) => {}
+                    _ = tx.closed() => return,
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+
+    async fn recover_task(
+        &self,
+        request: Request<pb::RecoverTaskRequest>,
+    ) -> Result<Response<pb::RecoverTaskResponse>, Status> {
+        let req = request.into_inner();
+        let handle = req.handle.ok_or_else(|| missing("the task handle"))?;
+        let config = handle.config.unwrap_or_default();
+        let id = if config.id.is_empty() {
+            req.task_id.clone()
+        } else {
+            config.id.clone()
+        };
+        if id.is_empty() {
+            return Err(missing("the task id"));
+        }
+        let state: D::State = serde_json::from_slice(&handle.driver_state).map_err(|e| {
+            Status::invalid_argument(format!(
+                "task {id:?}: the driver state in the handle does not decode (handle version {}): {e}",
+                handle.version
+            ))
+        })?;
+        let task_config = if config.msgpack_driver_config.is_empty() {
+            None
+        } else {
+            Some(decode_task_config::<D::TaskConfig>(
+                &config.msgpack_driver_config,
+            )?)
+        };
+        self.driver
+            .recover_task(RecoveredTask {
+                id,
+                name: config.name.clone(),
+                config: task_config,
+                task: task_info(&config),
+                state,
+            })
+            .await?;
+        Ok(Response::new(pb::RecoverTaskResponse {}))
+    }
+
+    async fn start_task(
+        &self,
+        request: Request<pb::StartTaskRequest>,
+    ) -> Result<Response<pb::StartTaskResponse>, Status> {
+        let config = request
+            .into_inner()
+            .task
+            .ok_or_else(|| missing("the task config"))?;
+        if config.id.is_empty() {
+            return Err(missing("the task id"));
+        }
+        let decoded = decode_task_config::<D::TaskConfig>(&config.msgpack_driver_config)?;
+        let task = TaskConfig {
+            id: config.id.clone(),
+            name: config.name.clone(),
+            config: decoded,
+            task: task_info(&config),
+        };
+        let started = match self.driver.start_task(task).await {
+            Ok(s) => s,
+            Err(PluginError::Retryable(msg)) => return Err(recoverable_status(msg)),
+            Err(e) => return Err(e.into()),
+        };
+        let driver_state = serde_json::to_vec(&started.state)
+            .map_err(|e| Status::internal(format!("encoding the driver state: {e}")))?;
+        Ok(Response::new(pb::StartTaskResponse {
+            result: pb::start_task_response::Result::Success as i32,
+            driver_error_msg: String::new(),
+            // Always echo the whole task config: Nomad persists this handle
+            // and needs `config.id` for destroy and recovery.
+            handle: Some(pb::TaskHandle {
+                version: HANDLE_VERSION,
+                config: Some(config),
+                state: pb::TaskState::Running as i32,
+                driver_state,
+            }),
+            network_override: started.network.map(|n| pb::NetworkOverride {
+                port_map: n.port_map.into_iter().collect(),
+                addr: n.addr,
+                auto_advertise: n.auto_advertise,
+            }),
+        }))
+    }
+
+    async fn wait_task(
+        &self,
+        request: Request<pb::WaitTaskRequest>,
+    ) -> Result<Response<pb::WaitTaskResponse>, Status> {
+        let id = request.into_inner().task_id;
+        let exit = self.driver.wait_task(&id).await?;
+        Ok(Response::new(pb::WaitTaskResponse {
+            result: Some(exit.to_proto()),
+            err: exit.err.unwrap_or_default(),
+        }))
+    }
+
+    async fn stop_task(
+        &self,
+        request: Request<pb::StopTaskRequest>,
+    ) -> Result<Response<pb::StopTaskResponse>, Status> {
+        let req = request.into_inner();
+        let timeout = duration(req.timeout.as_ref());
+        self.driver
+            .stop_task(&req.task_id, timeout, &req.signal)
+            .await?;
+        Ok(Response::new(pb::StopTaskResponse {}))
+    }
+
+    async fn destroy_task(
+        &self,
+        request: Request<pb::DestroyTaskRequest>,
+    ) -> Result<Response<pb::DestroyTaskResponse>, Status> {
+        let req = request.into_inner();
+        self.driver.destroy_task(&req.task_id, req.force).await?;
+        Ok(Response::new(pb::DestroyTaskResponse {}))
+    }
+
+    async fn inspect_task(
+        &self,
+        request: Request<pb::InspectTaskRequest>,
+    ) -> Result<Response<pb::InspectTaskResponse>, Status> {
+        let id = request.into_inner().task_id;
+        let s = self.driver.inspect_task(&id).await?;
+        let ts = |t: Option<SystemTime>| t.map(timestamp).unwrap_or_else(zero_time);
+        Ok(Response::new(pb::InspectTaskResponse {
+            task: Some(pb::TaskStatus {
+                id: id.clone(),
+                name: id.split('/').nth(1).unwrap_or("").to_string(),
+                state: state_to_proto(s.state) as i32,
+                started_at: Some(ts(s.started_at)),
+                completed_at: Some(ts(s.completed_at)),
+                result: Some(s.exit.map(|e| e.to_proto()).unwrap_or_default()),
+            }),
+            driver: Some(pb::TaskDriverStatus {
+                attributes: s.attributes.into_iter().collect(),
+            }),
+            network_override: None,
+        }))
+    }
+
+    type TaskStatsStream = Stream_<pb::TaskStatsResponse>;
+
+    async fn task_stats(
+        &self,
+        request: Request<pb::TaskStatsRequest>,
+    ) -> Result<Response<Self::TaskStatsStream>, Status> {
+        let req = request.into_inner();
+        let interval = duration(req.collection_interval.as_ref());
+        let interval = if interval.is_zero() {
+            Duration::from_secs(1)
+        } else {
+            interval
+        };
+        // Fail at once for an unknown task, rather than in the stream.
+        let first = self.driver.task_stats(&req.task_id).await?;
+        let driver = self.driver.clone();
+        let id = req.task_id;
+        let (tx, rx) = mpsc::channel(4);
+        tokio::spawn(async move {
+            let mut next = Some(first);
+            loop {
+                let usage = match next.take() {
+                    Some(u) => u,
+                    None => match driver.task_stats(&id).await {
+                        Ok(u) => u,
+                        // The task is gone: end the stream; Nomad reopens
+                        // it only while the task runs.
+                        Err(e) => {
+                            let _ = tx.send(Err(Status::from(e))).await;
+                            return;
+                        }
+                    },
+                };
+                let msg = pb::TaskStatsResponse {
+                    stats: Some(pb::TaskStats {
+                        id: id.clone(),
+                        timestamp: Some(timestamp(SystemTime::now())),
+                        // Never missing: a nil aggregate crashes the client.
+                        agg_resource_usage: Some(usage_to_proto(&usage.cpu, &usage.memory)),
+                        resource_usage_by_pid: usage
+                            .by_pid
+                            .iter()
+                            .map(|(pid, (c, m))| (pid.clone(), usage_to_proto(c, m)))
+                            .collect(),
+                    }),
+                };
+                if tx.send(Ok(msg)).await.is_err() {
+                    return;
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(interval) => {}
+                    _ = tx.closed() => return,
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+
+    type TaskEventsStream = Stream_<pb::DriverTaskEvent>;
+
+    async fn task_events(
+        &self,
+        _r: Request<pb::TaskEventsRequest>,
+    ) -> Result<Response<Self::TaskEventsStream>, Status> {
+        let sub = self.driver.events().map(EventBus::subscribe);
+        let (tx, rx) = mpsc::channel(64);
+        tokio::spawn(async move {
+            let Some(mut sub) = sub else {
+                // No events ever, but the stream stays open until Nomad
+                // closes it: an ended stream makes Nomad reopen it at once.
+                tx.closed().await;
+                return;
+            };
+            loop {
+                tokio::select! {
+                    ev = sub.recv() => match ev {
+                        Ok(e) => {
+                            let msg = pb::DriverTaskEvent {
+                                task_id: e.task_id,
+                                alloc_id: e.alloc_id,
+                                task_name: e.task_name,
+                                timestamp: Some(timestamp(e.timestamp)),
+                                message: e.message,
+                                annotations: e.annotations.into_iter().collect(),
+                            };
+                            if tx.send(Ok(msg)).await.is_err() {
+                                return;
+                            }
+                        }
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                            tracing::warn!(dropped = n, "task events were dropped: Nomad read them too slowly");
+                        }
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => {
+                            tx.closed().await;
+                            return;
+                        }
+                    },
+                    _ = tx.closed() => return,
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+
+    async fn shutdown(
+        &self,
+        _r: Request<pb::ShutdownRequest>,
+    ) -> Result<Response<pb::ShutdownResponse>, Status> {
+        self.driver.shutdown().await?;
+        Ok(Response::new(pb::ShutdownResponse {}))
+    }
+
+    async fn signal_task(
+        &self,
+        request: Request<pb::SignalTaskRequest>,
+    ) -> Result<Response<pb::SignalTaskResponse>, Status> {
+        let req = request.into_inner();
+        self.driver.signal_task(&req.task_id, &req.signal).await?;
+        Ok(Response::new(pb::SignalTaskResponse {}))
+    }
+
+    async fn exec_task(
+        &self,
+        request: Request<pb::ExecTaskRequest>,
+    ) -> Result<Response<pb::ExecTaskResponse>, Status> {
+        let req = request.into_inner();
+        if req.command.is_empty() {
+            return Err(missing("the command"));
+        }
+        let out = self
+            .driver
+            .exec_task(&req.task_id, req.command, duration(req.timeout.as_ref()))
+            .await?;
+        Ok(Response::new(pb::ExecTaskResponse {
+            stdout: out.stdout,
+            stderr: out.stderr,
+            // Never missing: a nil result crashes the client.
+            result: Some(out.exit.to_proto()),
+        }))
+    }
+
+    type ExecTaskStreamingStream = Stream_<pb::ExecTaskStreamingResponse>;
+
+    async fn exec_task_streaming(
+        &self,
+        request: Request<Streaming<pb::ExecTaskStreamingRequest>>,
+    ) -> Result<Response<Self::ExecTaskStreamingStream>, Status> {
+        let mut incoming = request.into_inner();
+        let first = incoming.message().await?.ok_or_else(|| {
+            Status::invalid_argument("the exec stream ended before its setup message")
+        })?;
+        let setup = first
+            .setup
+            .ok_or_else(|| Status::invalid_argument("first message should always be setup"))?;
+        if setup.command.is_empty() {
+            return Err(missing("the command"));
+        }
+        let (in_tx, in_rx) = mpsc::channel(64);
+        // Forward what the user sends; heartbeats (empty messages) are
+        // ignored. Ends when the user disconnects.
+        tokio::spawn(async move {
+            while let Ok(Some(msg)) = incoming.message().await {
+                let mut inputs = Vec::new();
+                if let Some(size) = msg.tty_size {
+                    inputs.push(ExecInput::Resize {
+                        height: u16::try_from(size.height.max(0)).unwrap_or(u16::MAX),
+                        width: u16::try_from(size.width.max(0)).unwrap_or(u16::MAX),
+                    });
+                }
+                if let Some(op) = msg.stdin {
+                    if !op.data.is_empty() {
+                        inputs.push(ExecInput::Stdin(op.data));
+                    }
+                    if op.close {
+                        inputs.push(ExecInput::StdinClosed);
+                    }
+                }
+                for i in inputs {
+                    if in_tx.send(i).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        let (out_tx, out_rx) = mpsc::channel(64);
+        let session = ExecSession {
+            task_id: setup.task_id,
+            command: setup.command,
+            tty: setup.tty,
+            input: in_rx,
+            output: ExecOutputSink::new(out_tx.clone()),
+        };
+        let driver = self.driver.clone();
+        tokio::spawn(async move {
+            match driver.exec_task_streaming(session).await {
+                Ok(exit) => {
+                    let close = Some(pb::ExecTaskStreamingIoOperation {
+                        data: Vec::new(),
+                        close: true,
+                    });
+                    let msgs = [
+                        pb::ExecTaskStreamingResponse {
+                            stdout: close.clone(),
+                            ..Default::default()
+                        },
+                        pb::ExecTaskStreamingResponse {
+                            stderr: close,
+                            ..Default::default()
+                        },
+                        pb::ExecTaskStreamingResponse {
+                            exited: true,
+                            result: Some(exit.to_proto()),
+                            ..Default::default()
+                        },
+                    ];
+                    for m in msgs {
+                        if out_tx.send(Ok(m)).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+                Err(e) => {
+                    let _ = out_tx.send(Err(Status::from(e))).await;
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(out_rx))))
+    }
+
+    async fn create_network(
+        &self,
+        request: Request<pb::CreateNetworkRequest>,
+    ) -> Result<Response<pb::CreateNetworkResponse>, Status> {
+        let req = request.into_inner();
+        let (spec, created) = self
+            .driver
+            .create_network(&req.alloc_id, &req.hostname)
+            .await?;
+        Ok(Response::new(pb::CreateNetworkResponse {
+            isolation_spec: Some(network_to_proto(&spec)),
+            created,
+        }))
+    }
+
+    async fn destroy_network(
+        &self,
+        request: Request<pb::DestroyNetworkRequest>,
+    ) -> Result<Response<pb::DestroyNetworkResponse>, Status> {
+        let req = request.into_inner();
+        let spec = req
+            .isolation_spec
+            .as_ref()
+            .map(network_from_proto)
+            .ok_or_else(|| missing("the isolation spec"))?;
+        self.driver.destroy_network(&req.alloc_id, spec).await?;
+        Ok(Response::new(pb::DestroyNetworkResponse {}))
+    }
+}

@@ -1,0 +1,498 @@
+//! The values a driver works with, in Rust terms rather than protobuf.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+use nomad_plugin_proto::nomad::drivers as pb;
+
+/// Everything Nomad tells a driver about a task to start, with the task's
+/// `config { ... }` block decoded into the driver's own type `C`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskConfig<C> {
+    /// Unique id of this start attempt: `<alloc id>/<task name>/<8 hex>`.
+    pub id: String,
+    /// The task's name in the job.
+    pub name: String,
+    /// The decoded task `config` block.
+    pub config: C,
+    /// Everything else about the task.
+    pub task: TaskInfo,
+}
+
+/// The parts of a task's configuration that do not depend on the driver.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TaskInfo {
+    /// The allocation id.
+    pub alloc_id: String,
+    /// The job's name.
+    pub job_name: String,
+    /// The job's id.
+    pub job_id: String,
+    /// The task group's name.
+    pub task_group: String,
+    /// The job's namespace.
+    pub namespace: String,
+    /// The client node's name.
+    pub node_name: String,
+    /// The client node's id.
+    pub node_id: String,
+    /// The task's full environment (including `NOMAD_*`).
+    pub env: BTreeMap<String, String>,
+    /// The part of `env` set by device plugins.
+    pub device_env: BTreeMap<String, String>,
+    /// The user to run as (empty: the driver's default).
+    pub user: String,
+    /// The allocation directory on the host; the task's own directory is
+    /// `alloc_dir/<task name>`.
+    pub alloc_dir: PathBuf,
+    /// Where to write the task's stdout: a FIFO Nomad's log collector
+    /// reads (or `/dev/null`).
+    pub stdout_path: PathBuf,
+    /// Where to write the task's stderr.
+    pub stderr_path: PathBuf,
+    /// CPU, memory and ports granted to the task.
+    pub resources: Resources,
+    /// Volumes to mount into the task.
+    pub mounts: Vec<Mount>,
+    /// Device nodes to expose to the task.
+    pub devices: Vec<DeviceMount>,
+    /// DNS settings, when the job sets them.
+    pub dns: Option<DnsConfig>,
+    /// The group's network namespace, when it has one.
+    pub network: Option<NetworkIsolation>,
+}
+
+impl TaskInfo {
+    /// The task's own directory, `alloc_dir/<task name>`.
+    pub fn task_dir(&self, task_name: &str) -> PathBuf {
+        self.alloc_dir.join(task_name)
+    }
+}
+
+/// Resources granted to a task.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Resources {
+    /// CPU shares (MHz).
+    pub cpu_shares: i64,
+    /// Memory reservation in MiB.
+    pub memory_mb: i64,
+    /// Memory limit in MiB when oversubscription is on (0 otherwise).
+    pub memory_max_mb: i64,
+    /// The memory limit Nomad computed, in bytes.
+    pub memory_limit_bytes: i64,
+    /// Reserved cores (`0,1`), when the task reserves cores.
+    pub cpuset_cpus: String,
+    /// The cgroup Nomad manages for the task, when it has one.
+    pub cpuset_cgroup: String,
+    /// Port mappings of the allocation.
+    pub ports: Vec<PortMapping>,
+}
+
+/// A port of the allocation.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PortMapping {
+    /// The port's label in the job.
+    pub label: String,
+    /// The host port.
+    pub value: i32,
+    /// The port inside the task's network, when mapped.
+    pub to: i32,
+    /// The host IP it is bound to.
+    pub host_ip: String,
+}
+
+/// A volume mount.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Mount {
+    /// Path inside the task.
+    pub task_path: String,
+    /// Path on the host.
+    pub host_path: String,
+    /// Mount read-only.
+    pub readonly: bool,
+    /// Propagation mode (`private`, `host-to-task`, `bidirectional`).
+    pub propagation_mode: String,
+}
+
+/// A device node to expose.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeviceMount {
+    /// Path inside the task.
+    pub task_path: String,
+    /// Path on the host.
+    pub host_path: String,
+    /// cgroup permissions (`rwm`).
+    pub permissions: String,
+}
+
+/// DNS settings for the task.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DnsConfig {
+    /// Name servers.
+    pub servers: Vec<String>,
+    /// Search domains.
+    pub searches: Vec<String>,
+    /// resolv.conf options.
+    pub options: Vec<String>,
+}
+
+/// How a task's network is isolated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NetworkMode {
+    /// The host's network.
+    Host,
+    /// A namespace shared by the task group.
+    Group,
+    /// A namespace of the task's own.
+    Task,
+    /// No network.
+    None,
+}
+
+/// A network namespace for a task or group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetworkIsolation {
+    /// Isolation mode.
+    pub mode: NetworkMode,
+    /// Path of the namespace (`/var/run/netns/<alloc>`).
+    pub path: String,
+    /// Labels the driver attached when it created the namespace.
+    pub labels: BTreeMap<String, String>,
+    /// Hostname and address inside the namespace.
+    pub hosts: Option<(String, String)>,
+}
+
+/// How a task ended.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExitResult {
+    /// Exit code (by Go drivers' convention `128 + signal` when killed).
+    pub exit_code: i32,
+    /// The signal that killed it, 0 if none.
+    pub signal: i32,
+    /// Killed by the out-of-memory killer.
+    pub oom_killed: bool,
+    /// An error that ended the task, if the driver lost it rather than
+    /// seeing it exit.
+    pub err: Option<String>,
+}
+
+impl ExitResult {
+    /// A normal exit with `code`.
+    pub fn code(code: i32) -> Self {
+        ExitResult {
+            exit_code: code,
+            ..Default::default()
+        }
+    }
+
+    /// Death by `signal` (exit code `128 + signal`, as Go drivers report).
+    pub fn signaled(signal: i32) -> Self {
+        ExitResult {
+            exit_code: 128 + signal,
+            signal,
+            ..Default::default()
+        }
+    }
+
+    /// Whether Nomad counts it as a success: code 0, no signal, no error.
+    pub fn successful(&self) -> bool {
+        self.exit_code == 0 && self.signal == 0 && self.err.is_none()
+    }
+
+    pub(crate) fn to_proto(&self) -> pb::ExitResult {
+        pb::ExitResult {
+            exit_code: self.exit_code,
+            signal: self.signal,
+            oom_killed: self.oom_killed,
+        }
+    }
+}
+
+/// A task's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskState {
+    /// Not known.
+    Unknown,
+    /// Running.
+    Running,
+    /// Exited.
+    Exited,
+}
+
+/// What `InspectTask` reports.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskStatus {
+    /// Running or exited.
+    pub state: TaskState,
+    /// When it started.
+    pub started_at: Option<SystemTime>,
+    /// When it exited.
+    pub completed_at: Option<SystemTime>,
+    /// How it exited, once it has.
+    pub exit: Option<ExitResult>,
+    /// Driver-specific details shown by `nomad alloc status`.
+    pub attributes: BTreeMap<String, String>,
+}
+
+/// A task's resource usage at one moment.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TaskResourceUsage {
+    /// CPU usage.
+    pub cpu: CpuUsage,
+    /// Memory usage.
+    pub memory: MemoryUsage,
+    /// Usage per process id, when the driver measures it.
+    pub by_pid: BTreeMap<String, (CpuUsage, MemoryUsage)>,
+}
+
+/// CPU usage; `None` fields were not measured.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CpuUsage {
+    /// Percent of time in kernel mode.
+    pub system_mode: Option<f64>,
+    /// Percent of time in user mode.
+    pub user_mode: Option<f64>,
+    /// CPU consumed in MHz-ticks as Nomad counts them.
+    pub total_ticks: Option<f64>,
+    /// Periods in which the task was throttled.
+    pub throttled_periods: Option<u64>,
+    /// Time throttled (ns).
+    pub throttled_time: Option<u64>,
+    /// Percent of one core used.
+    pub percent: Option<f64>,
+}
+
+/// Memory usage in bytes; `None` fields were not measured.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MemoryUsage {
+    /// Resident set size.
+    pub rss: Option<u64>,
+    /// Page cache.
+    pub cache: Option<u64>,
+    /// Swap.
+    pub swap: Option<u64>,
+    /// Total usage.
+    pub usage: Option<u64>,
+    /// Peak usage.
+    pub max_usage: Option<u64>,
+    /// Kernel memory.
+    pub kernel_usage: Option<u64>,
+    /// Peak kernel memory.
+    pub kernel_max_usage: Option<u64>,
+}
+
+/// A driver's fs isolation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FsIsolation {
+    /// Tasks see the host's filesystem.
+    #[default]
+    None,
+    /// Nomad builds a chroot in the task directory.
+    Chroot,
+    /// The driver runs an image (container paths, no host env).
+    Image,
+    /// Landlock-style path restrictions.
+    Unveil,
+}
+
+/// What the driver supports, as Nomad's `Capabilities` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Capabilities {
+    /// `SignalTask` works.
+    pub send_signals: bool,
+    /// `ExecTask` and `ExecTaskStreaming` work.
+    pub exec: bool,
+    /// Filesystem isolation.
+    pub fs_isolation: FsIsolation,
+    /// Network modes the driver can run tasks in; empty means host only.
+    pub network_isolation_modes: Vec<NetworkMode>,
+    /// The driver creates group network namespaces itself.
+    pub must_create_network: bool,
+    /// Volume mounts are supported.
+    pub mounts: bool,
+    /// Nomad should not collect logs (do not open the FIFOs then).
+    pub disable_log_collection: bool,
+    /// The driver accepts users Nomad allocates dynamically.
+    pub dynamic_workload_users: bool,
+}
+
+impl Default for Capabilities {
+    fn default() -> Self {
+        Capabilities {
+            send_signals: false,
+            exec: false,
+            fs_isolation: FsIsolation::None,
+            network_isolation_modes: vec![NetworkMode::Host],
+            must_create_network: false,
+            mounts: true,
+            disable_log_collection: false,
+            dynamic_workload_users: false,
+        }
+    }
+}
+
+/// The driver's health as fingerprinted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Health {
+    /// Not usable on this node (e.g. its runtime is not installed): the
+    /// driver is not registered.
+    Undetected,
+    /// Present but failing: jobs are not placed here.
+    Unhealthy,
+    /// Ready for tasks.
+    Healthy,
+}
+
+/// An attribute value for the node (`driver.<name>.<key>`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum AttributeValue {
+    /// Text.
+    String(String),
+    /// Integer.
+    Int(i64),
+    /// Floating point.
+    Float(f64),
+    /// Boolean.
+    Bool(bool),
+}
+
+impl From<&str> for AttributeValue {
+    fn from(s: &str) -> Self {
+        AttributeValue::String(s.to_string())
+    }
+}
+impl From<String> for AttributeValue {
+    fn from(s: String) -> Self {
+        AttributeValue::String(s)
+    }
+}
+impl From<i64> for AttributeValue {
+    fn from(v: i64) -> Self {
+        AttributeValue::Int(v)
+    }
+}
+impl From<bool> for AttributeValue {
+    fn from(v: bool) -> Self {
+        AttributeValue::Bool(v)
+    }
+}
+impl From<f64> for AttributeValue {
+    fn from(v: f64) -> Self {
+        AttributeValue::Float(v)
+    }
+}
+
+/// One fingerprint of the driver.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fingerprint {
+    /// Health.
+    pub health: Health,
+    /// Why, in a few words (`Healthy`, `docker daemon not running`).
+    pub description: String,
+    /// Node attributes, keyed in full (`driver.mydriver.version`).
+    pub attributes: BTreeMap<String, AttributeValue>,
+}
+
+impl Fingerprint {
+    /// A healthy fingerprint with no attributes.
+    pub fn healthy() -> Self {
+        Fingerprint {
+            health: Health::Healthy,
+            description: "Healthy".into(),
+            attributes: BTreeMap::new(),
+        }
+    }
+
+    /// An unhealthy fingerprint with a reason.
+    pub fn unhealthy(reason: impl Into<String>) -> Self {
+        Fingerprint {
+            health: Health::Unhealthy,
+            description: reason.into(),
+            attributes: BTreeMap::new(),
+        }
+    }
+
+    /// Adds an attribute.
+    pub fn attribute(mut self, key: impl Into<String>, value: impl Into<AttributeValue>) -> Self {
+        self.attributes.insert(key.into(), value.into());
+        self
+    }
+}
+
+/// A message about a task for its event log (`nomad alloc status`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskEvent {
+    /// The task id.
+    pub task_id: String,
+    /// The allocation id (used by Nomad to route the event).
+    pub alloc_id: String,
+    /// The task name (used by Nomad to route the event).
+    pub task_name: String,
+    /// When it happened.
+    pub timestamp: SystemTime,
+    /// The message.
+    pub message: String,
+    /// Extra details.
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// What `start_task` returns: the state to persist, and optionally how the
+/// task's network looks from outside.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StartedTask<S> {
+    /// Driver state stored by Nomad and handed back to `recover_task`.
+    /// Keep in it everything recovery needs: after an agent restart the
+    /// task's driver config may be missing.
+    pub state: S,
+    /// Ports and address to advertise, when the driver maps ports.
+    pub network: Option<NetworkOverride>,
+}
+
+/// Ports and address a driver exposes a task at.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NetworkOverride {
+    /// Port label → port.
+    pub port_map: BTreeMap<String, i32>,
+    /// The address.
+    pub addr: String,
+    /// Advertise this address for services automatically.
+    pub auto_advertise: bool,
+}
+
+/// A task handed back by Nomad for re-attachment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecoveredTask<C, S> {
+    /// The task id.
+    pub id: String,
+    /// The task name.
+    pub name: String,
+    /// The decoded task config, when Nomad still had it (after an agent
+    /// restart it usually has not).
+    pub config: Option<C>,
+    /// The rest of the task's configuration as Nomad stored it.
+    pub task: TaskInfo,
+    /// The driver state returned by `start_task`.
+    pub state: S,
+}
+
+/// Output of a one-shot command run in a task.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExecOutput {
+    /// What it wrote on stdout.
+    pub stdout: Vec<u8>,
+    /// What it wrote on stderr.
+    pub stderr: Vec<u8>,
+    /// How it exited.
+    pub exit: ExitResult,
+}
+
+/// Converts a duration from the wire; negative or missing means zero.
+pub(crate) fn duration(d: Option<&prost_types::Duration>) -> Duration {
+    match d {
+        Some(d) if d.seconds >= 0 && d.nanos >= 0 => {
+            Duration::new(d.seconds as u64, d.nanos as u32)
+        }
+        _ => Duration::ZERO,
+    }
+}
