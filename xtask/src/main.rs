@@ -117,17 +117,12 @@ fn which(name: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// The main job: build a reference plugin and drive it like a Nomad client.
+/// The main job: build the reference driver and drive it like a Nomad
+/// client, from an agent config and a task config in HCL.
 fn demo(extra: &[String]) -> Result<()> {
-    run(cargo().args([
-        "build",
-        "--quiet",
-        "-p",
-        "nomad-plugin-sdk",
-        "--example",
-        "runtime_probe",
-    ]))?;
-    let plugin = target_dir().join("debug/examples/runtime_probe");
+    run(cargo().args(["build", "--quiet", "-p", "driver-rsexec", "--bin", "rsexec"]))?;
+    let plugin = target_dir().join("debug/rsexec");
+    let demo = root().join("examples/driver-rsexec/demo");
     run(cargo()
         .args([
             "run",
@@ -139,6 +134,8 @@ fn demo(extra: &[String]) -> Result<()> {
             "--",
         ])
         .arg(plugin)
+        .arg(demo.join("agent.hcl"))
+        .arg(demo.join("task.hcl"))
         .args(extra))
 }
 

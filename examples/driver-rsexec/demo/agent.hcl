@@ -1,0 +1,6 @@
+# The agent configuration a Nomad operator would write for rsexec.
+plugin "rsexec" {
+  config {
+    default_signal = "SIGTERM"
+  }
+}
