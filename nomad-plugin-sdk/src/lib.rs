@@ -5,6 +5,8 @@
 //! plugin written in Go with hashicorp/go-plugin.
 #![warn(missing_docs)]
 
+#[cfg(feature = "autoscaler")]
+pub mod autoscaler;
 pub mod config;
 pub mod runtime;
 
