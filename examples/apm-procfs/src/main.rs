@@ -3,8 +3,8 @@
 //!
 //! It samples `/proc/loadavg`, `/proc/stat` and `/proc/meminfo` every
 //! `sample_interval` into a ring buffer holding `retention` worth of
-//! samples, and answers each query from that history. See `README.md` for
-//! the query syntax and an agent configuration.
+//! samples, and answers each query from that history. The query syntax is in
+//! `src/query.rs`; `docs/autoscaler-plugins.md` shows an agent configuration.
 //!
 //! Config keys (`apm "procfs" { config = { ... } }`):
 //!
