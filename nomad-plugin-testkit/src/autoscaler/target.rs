@@ -176,6 +176,60 @@ pub(crate) async fn run(suite: &AutoscalerSuite, loaded: &Loaded, report: &mut S
         Err(hung) => Err(hung),
     };
     report.record("scale.back", back);
+    dry_run(&mut client, &config, report).await;
+}
+
+/// A policy whose target sets `dry-run = "true"` makes the agent send the
+/// action with count -1, direction none and `nomad_autoscaler.dry_run` in
+/// meta: the target must leave the count alone.
+async fn dry_run(
+    client: &mut TargetPluginServiceClient<Channel>,
+    config: &ConfigMap,
+    report: &mut SuiteReport,
+) {
+    let before = match status(client, config).await {
+        Ok(s) => s.count,
+        Err(e) => {
+            report.record("scale.dry_run", Err(e));
+            return;
+        }
+    };
+    let action = ScalingAction {
+        count: ScalingAction::DRY_RUN_COUNT,
+        reason: "testkit: dry run".into(),
+        direction: ScalingDirection::None,
+        ..Default::default()
+    }
+    .with_meta("nomad_policy_id", "nomad-plugin-testkit")
+    .with_meta("nomad_autoscaler.dry_run", true)
+    .with_meta("nomad_autoscaler.dry_run.count", before + 1);
+    let request = pb::ScaleRequest {
+        action: Some(wire::action_to_wire(&action)),
+        config: config.clone().into(),
+    };
+    let answered = match call("Scale", client.scale(request)).await {
+        Ok(Ok(_)) => Ok("accepted".to_string()),
+        Ok(Err(s)) if s.code() == tonic::Code::Aborted => Ok(format!("no-op ({})", show(&s))),
+        Ok(Err(s)) => Err(format!(
+            "a dry-run scale failed ({}); with `dry-run = \"true\"` in a policy the agent would \
+             log \"failed to scale target\" at every evaluation",
+            show(&s)
+        )),
+        Err(hung) => Err(hung),
+    };
+    let result = match answered {
+        Err(e) => Err(e),
+        Ok(how) => match status(client, config).await {
+            Ok(s) if s.count == before => Ok(format!("{how}; count stays {before}")),
+            Ok(s) => Err(format!(
+                "a dry-run scale changed the count from {before} to {}; a dry run must not \
+                 change the target",
+                s.count
+            )),
+            Err(e) => Err(e),
+        },
+    };
+    report.record("scale.dry_run", result);
 }
 
 #[cfg(test)]
