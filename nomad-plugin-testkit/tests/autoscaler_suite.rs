@@ -207,6 +207,7 @@ async fn target_file_passes_and_scales_back() {
         "scale.status_follows",
         "scale.same_count",
         "scale.back",
+        "scale.dry_run",
     ] {
         assert_eq!(
             report.status(name),
