@@ -6,6 +6,8 @@
 #![warn(missing_docs)]
 
 pub mod base;
+#[cfg(feature = "autoscaler")]
+pub mod autoscaler;
 pub mod config;
 #[cfg(feature = "driver")]
 pub mod driver;
