@@ -78,7 +78,9 @@ fn ensure_system_packages() -> Result<()> {
         return Ok(());
     }
     let Some(apt) = which("apt-get") else {
-        eprintln!("xtask: {missing:?} missing and no apt-get; host volume tests use directory mode");
+        eprintln!(
+            "xtask: {missing:?} missing and no apt-get; host volume tests use directory mode"
+        );
         return Ok(());
     };
     run(Command::new(&apt).arg("update").arg("-qq"))?;

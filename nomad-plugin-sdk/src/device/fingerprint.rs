@@ -347,7 +347,7 @@ impl Attribute {
         for unit in units {
             // factor() is an exact power of two for the binary units.
             let f = unit.factor() as u64;
-            if bytes >= f && bytes % f == 0 {
+            if bytes >= f && bytes.is_multiple_of(f) {
                 if let Ok(v) = i64::try_from(bytes / f) {
                     return Self::quantity(v, unit);
                 }
