@@ -11,8 +11,11 @@
 //! use nomad_plugin_testkit::device::{repl, DevicePlugin};
 //!
 //! let plugin = DevicePlugin::launch("target/debug/device-blockdev", None).await?;
-//! let stdin = tokio::io::BufReader::new(tokio::io::stdin());
-//! repl::run(&plugin, stdin, tokio::io::stdout()).await?;
+//! // A CLI passes `BufReader::new(tokio::io::stdin())` and
+//! // `tokio::io::stdout()` (tokio's `io-std` feature); any reader and
+//! // writer do.
+//! let commands: &[u8] = b"fingerprint\nreserve vda\nexit\n";
+//! repl::run(&plugin, commands, tokio::io::sink()).await?;
 //! plugin.kill().await?;
 //! # Ok(()) }
 //! ```
