@@ -265,7 +265,7 @@ impl StatValue {
         Self::of(Stat::Bool(b))
     }
 
-    /// Sets the unit (any text, or a [`Unit`]).
+    /// Sets the unit (any text, or a [`Unit`](super::Unit)).
     pub fn unit(mut self, unit: impl Into<String>) -> Self {
         self.unit = unit.into();
         self
