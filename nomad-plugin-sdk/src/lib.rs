@@ -22,6 +22,8 @@ pub use nomad_plugin_derive::ConfigSchema;
 
 #[cfg(feature = "common-plugins")]
 pub mod common;
+#[cfg(feature = "device")]
+pub mod device;
 #[cfg(feature = "host-volume")]
 pub mod host_volume;
 #[cfg(feature = "secrets")]

@@ -8,6 +8,7 @@
 
 pub mod common;
 pub mod autoscaler;
+pub mod device;
 /// Decode HCL config the way the Nomad client does (hcldec + go-cty msgpack).
 pub mod hcl;
 pub mod launch;
