@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 pub mod common;
+pub mod driver;
 /// Decode HCL config the way the Nomad client does (hcldec + go-cty msgpack).
 pub mod hcl;
 pub mod launch;
