@@ -106,7 +106,11 @@ async fn a_handle_without_config_is_caught() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn inspect_without_result_is_a_panic() {
     let r = with_bug("nil-inspect-result", &["lifecycle"]).await;
-    assert_failed(&r, "lifecycle.inspect_running", "completed_at");
+    assert_failed(
+        &r,
+        "lifecycle.inspect_running",
+        "no `result`: Nomad's client dereferences it and panics",
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -118,7 +122,7 @@ async fn exec_without_result_is_a_panic() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stop_that_never_kills_is_caught() {
     let r = with_bug("no-force-kill", &["stop"]).await;
-    assert_failed(&r, "stop.timeout_force_kill", "");
+    assert_failed(&r, "stop.timeout_force_kill", "never stopped");
     assert_eq!(
         r.status("stop.signal_honoured"),
         Some(CheckStatus::Passed),

@@ -517,24 +517,25 @@ pub(crate) async fn wait_running(
     }
 }
 
-/// Checks an `InspectTask` answer against what the Go client requires.
+/// Checks an `InspectTask` answer against what the Go client requires;
+/// every problem is listed.
 pub(crate) fn inspect_rules(r: &InspectTaskResponse) -> Result<(), String> {
     let Some(t) = &r.task else {
         return Err("InspectTask returned no `task`: Nomad's client returns an error".into());
     };
+    let mut problems = Vec::new();
     if t.started_at.is_none() {
-        return Err(
-            "InspectTask returned no `started_at`: Nomad's client rejects the answer (nil timestamp)"
-                .into(),
-        );
+        problems.push("no `started_at`: Nomad's client rejects the answer (nil timestamp)");
     }
     if t.completed_at.is_none() {
-        return Err("InspectTask returned no `completed_at`: Nomad's client rejects the answer (nil timestamp); send Go's zero time (seconds -62135596800) while the task runs".into());
+        problems.push("no `completed_at`: Nomad's client rejects the answer (nil timestamp); send Go's zero time (seconds -62135596800) while the task runs");
     }
     if t.result.is_none() {
-        return Err(
-            "InspectTask returned no `result`: Nomad's client dereferences it and panics".into(),
-        );
+        problems.push("no `result`: Nomad's client dereferences it and panics");
     }
-    Ok(())
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("InspectTask returned {}", problems.join("; ")))
+    }
 }

@@ -444,19 +444,20 @@ pub(crate) async fn stop(ctx: &mut Ctx) {
             .await
             .map_err(|e| format!("{e}: the task is never killed"))?;
         let took = started.elapsed();
-        let waited = tokio::time::timeout(ctx.patience, join_wait(waiter)).await;
+        // The waiter has the suite's patience of its own.
+        let (res, _) = match join_wait(waiter).await {
+            Ok(r) => r,
+            Err(e) => {
+                let alive = alloc_processes(&fx.config.alloc_id);
+                ctx.destroy(&mut client, &id).await;
+                return Err(format!(
+                    "StopTask returned but the task is still running (processes {alive:?}; {e}): a task that ignores its kill_signal is never stopped and the allocation never stops"
+                ));
+            }
+        };
         let pids = alloc_processes(&fx.config.alloc_id);
         let left = wait_gone(pids, ctx.patience).await;
         ctx.destroy(&mut client, &id).await;
-        let (res, _) = match waited {
-            Ok(r) => r?,
-            Err(_) => {
-                return Err(format!(
-                    "WaitTask did not return within {:?} after StopTask: Nomad waits for it forever and the allocation never stops",
-                    ctx.patience
-                ))
-            }
-        };
         if took < timeout / 2 {
             return Err(format!(
                 "StopTask returned after {} ms with a kill timeout of {} ms: the task did not get its kill_timeout",

@@ -187,7 +187,7 @@ func startFailed(out *sender, err error) error {
 
 // ttyDrain is how long output written by the lead process just before it
 // exited may take to reach the pty master.
-const ttyDrain = 250 * time.Millisecond
+const ttyDrain = 500 * time.Millisecond
 
 func (d *driver) execTTY(cmd *exec.Cmd, stream execStream, out *sender) error {
 	ptmx, err := pty.Start(cmd)
