@@ -9,6 +9,7 @@
 pub mod common;
 pub mod autoscaler;
 pub mod device;
+pub mod driver;
 /// Decode HCL config the way the Nomad client does (hcldec + go-cty msgpack).
 pub mod hcl;
 pub mod launch;
