@@ -5,9 +5,9 @@
 //! plugin written in Go with hashicorp/go-plugin.
 #![warn(missing_docs)]
 
-pub mod base;
 #[cfg(feature = "autoscaler")]
 pub mod autoscaler;
+pub mod base;
 pub mod config;
 #[cfg(feature = "driver")]
 pub mod driver;

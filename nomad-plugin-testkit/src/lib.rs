@@ -6,8 +6,8 @@
 //! against what Nomad expects.
 #![warn(missing_docs)]
 
-pub mod common;
 pub mod autoscaler;
+pub mod common;
 pub mod device;
 pub mod driver;
 /// Decode HCL config the way the Nomad client does (hcldec + go-cty msgpack).
