@@ -6,6 +6,8 @@
 #![warn(missing_docs)]
 
 pub mod config;
+#[cfg(feature = "csi")]
+pub mod csi;
 pub mod runtime;
 
 /// Derives [`config::schema::ConfigSchema`] for a serde config struct; see
