@@ -89,9 +89,7 @@ impl SuiteReport {
 
     /// The failed checks.
     pub fn failures(&self) -> impl Iterator<Item = &Check> {
-        self.checks
-            .iter()
-            .filter(|c| c.status == CheckStatus::Failed)
+        self.checks.iter().filter(|c| c.status == CheckStatus::Failed)
     }
 
     /// Panics with the whole report unless every check passed or was
