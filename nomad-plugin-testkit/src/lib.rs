@@ -6,6 +6,7 @@
 //! against what Nomad expects.
 #![warn(missing_docs)]
 
+pub mod csi;
 /// Decode HCL config the way the Nomad client does (hcldec + go-cty msgpack).
 pub mod hcl;
 pub mod launch;

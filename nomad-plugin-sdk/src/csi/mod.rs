@@ -97,8 +97,8 @@ pub use requests::{
     MAX_NAME_LENGTH,
 };
 pub use serve::{
-    init_logging, level_from_env, run, serve, serve_with_shutdown, shutdown_signal, Endpoint,
-    LogFormat, ServeError, ServeOptions, ENDPOINT_ENV,
+    bind, init_logging, level_from_env, run, serve, serve_with_shutdown, shutdown_signal,
+    BoundSocket, Endpoint, LogFormat, ServeError, ServeOptions, ENDPOINT_ENV,
 };
 pub use types::{
     AccessMode, AccessType, Capacity, CapacityRange, ContentSource, Expansion, Map, MountOptions,

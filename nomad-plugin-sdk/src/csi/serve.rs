@@ -169,13 +169,17 @@ fn clear_stale_socket(path: &Path) -> Result<(), ServeError> {
     }
 }
 
-/// Serves `plugin` until `shutdown` completes, then finishes the calls in
-/// flight and removes the socket.
-pub async fn serve_with_shutdown(
-    plugin: CsiPlugin,
-    options: ServeOptions,
-    shutdown: impl Future<Output = ()> + Send,
-) -> Result<(), ServeError> {
+/// A bound, not yet serving, plugin socket: once [`bind`] returns, clients
+/// can connect (their calls wait until [`BoundSocket::serve`] runs).
+#[derive(Debug)]
+pub struct BoundSocket {
+    listener: tokio::net::UnixListener,
+    path: PathBuf,
+}
+
+/// Removes a stale socket, binds the endpoint and applies the socket's
+/// permissions. Must run inside a tokio runtime.
+pub fn bind(options: &ServeOptions) -> Result<BoundSocket, ServeError> {
     let path = options.endpoint.path.clone();
     clear_stale_socket(&path)?;
     let listen_err = |source| ServeError::Listen {
@@ -185,39 +189,66 @@ pub async fn serve_with_shutdown(
     let listener = tokio::net::UnixListener::bind(&path).map_err(listen_err)?;
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(options.socket_mode))
         .map_err(listen_err)?;
-    let info = plugin.identity.get_plugin_info().await.ok();
-    tracing::info!(
-        endpoint = %path.display(),
-        plugin = info.as_ref().map(|i| i.name.as_str()).unwrap_or(""),
-        version = info.as_ref().map(|i| i.vendor_version.as_str()).unwrap_or(""),
-        controller = plugin.has_controller(),
-        node = plugin.has_node(),
-        "CSI plugin listening"
-    );
+    Ok(BoundSocket { listener, path })
+}
 
-    let plugin = Arc::new(plugin);
-    let controller = plugin
-        .has_controller()
-        .then(|| ControllerServer::new(ControllerGrpc(plugin.clone())));
-    let node = plugin
-        .has_node()
-        .then(|| NodeServer::new(NodeGrpc(plugin.clone())));
-    let result = tonic::transport::Server::builder()
-        .add_service(IdentityServer::new(IdentityGrpc(plugin.clone())))
-        .add_optional_service(controller)
-        .add_optional_service(node)
-        .serve_with_incoming_shutdown(
-            tokio_stream::wrappers::UnixListenerStream::new(listener),
-            shutdown,
-        )
-        .await;
-    // Only remove what is still a socket: a new instance may already have
-    // replaced it with its own, but it would have failed on our live one.
-    if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_socket()) {
-        let _ = std::fs::remove_file(&path);
+impl BoundSocket {
+    /// The socket path.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
-    tracing::info!("CSI plugin stopped");
-    result.map_err(ServeError::from)
+
+    /// Serves `plugin` until `shutdown` completes, then finishes the calls
+    /// in flight and removes the socket.
+    pub async fn serve(
+        self,
+        plugin: CsiPlugin,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> Result<(), ServeError> {
+        let BoundSocket { listener, path } = self;
+        let info = plugin.identity.get_plugin_info().await.ok();
+        tracing::info!(
+            endpoint = %path.display(),
+            plugin = info.as_ref().map(|i| i.name.as_str()).unwrap_or(""),
+            version = info.as_ref().map(|i| i.vendor_version.as_str()).unwrap_or(""),
+            controller = plugin.has_controller(),
+            node = plugin.has_node(),
+            "CSI plugin listening"
+        );
+
+        let plugin = Arc::new(plugin);
+        let controller = plugin
+            .has_controller()
+            .then(|| ControllerServer::new(ControllerGrpc(plugin.clone())));
+        let node = plugin
+            .has_node()
+            .then(|| NodeServer::new(NodeGrpc(plugin.clone())));
+        let result = tonic::transport::Server::builder()
+            .add_service(IdentityServer::new(IdentityGrpc(plugin.clone())))
+            .add_optional_service(controller)
+            .add_optional_service(node)
+            .serve_with_incoming_shutdown(
+                tokio_stream::wrappers::UnixListenerStream::new(listener),
+                shutdown,
+            )
+            .await;
+        // Only remove what is still a socket; never a file someone put there.
+        if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_socket()) {
+            let _ = std::fs::remove_file(&path);
+        }
+        tracing::info!("CSI plugin stopped");
+        result.map_err(ServeError::from)
+    }
+}
+
+/// Binds (see [`bind`]) and serves `plugin` until `shutdown` completes,
+/// then finishes the calls in flight and removes the socket.
+pub async fn serve_with_shutdown(
+    plugin: CsiPlugin,
+    options: ServeOptions,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), ServeError> {
+    bind(&options)?.serve(plugin, shutdown).await
 }
 
 /// Completes on SIGTERM or SIGINT (what Nomad sends to stop a task).

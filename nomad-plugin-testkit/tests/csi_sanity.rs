@@ -1,0 +1,136 @@
+//! kubernetes-csi's csi-sanity, the community's CSI conformance suite (a Go
+//! program built from the version pinned in interop/csi-sanity/go.mod),
+//! against the reference host-path plugin. Every spec it runs must pass.
+//!
+//! Nothing is skipped by name: csi-sanity skips on its own what the plugin
+//! does not advertise. For csi-hostpath that is block volumes, node
+//! expansion, volume conditions/health, modify volume (mutable
+//! parameters), group snapshots, the single-node-multi-writer modes and
+//! snapshot accessibility; docs/csi-plugins.md lists them.
+
+mod support;
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use nomad_plugin_testkit::csi::{CsiLaunch, ProbeOptions};
+
+fn scratch() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("csi-sanity-run-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create scratch dir");
+    dir
+}
+
+/// Reads "Ran N of M Specs" and "P Passed | F Failed | ... | S Skipped".
+fn counts(output: &str) -> Option<(u32, u32, u32)> {
+    let line = output.lines().find(|l| l.contains(" Passed | "))?;
+    let clean: String = line
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == ' ' || *c == '|')
+        .collect();
+    let mut passed = None;
+    let mut failed = None;
+    let mut skipped = None;
+    for part in clean.split('|') {
+        let words: Vec<&str> = part.split_whitespace().collect();
+        // Colour codes leave digits glued to the front: take the last
+        // numeric run before the word.
+        let num = |w: &str| -> Option<u32> {
+            let digits: String = w
+                .chars()
+                .rev()
+                .take_while(char::is_ascii_digit)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect();
+            digits.parse().ok()
+        };
+        for pair in words.windows(2) {
+            let value = num(pair[0]);
+            match pair[1] {
+                w if w.ends_with("Passed") => passed = value,
+                w if w.ends_with("Failed") => failed = value,
+                w if w.ends_with("Skipped") => skipped = value,
+                _ => {}
+            }
+        }
+    }
+    Some((passed?, failed?, skipped.unwrap_or(0)))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn csi_sanity_passes_against_hostpath() {
+    let sanity = support::csi_sanity();
+    let plugin_bin = support::bin("csi-hostpath", "csi-hostpath");
+    let dir = scratch();
+    let plugin = CsiLaunch::new(plugin_bin)
+        .args(["--node-id", "sanity-node", "--capacity", "1099511627776"])
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .probe(ProbeOptions {
+            interval: Duration::from_millis(500),
+            ..ProbeOptions::default()
+        })
+        .start()
+        .await
+        .expect("start csi-hostpath");
+
+    let mut cmd = tokio::process::Command::new(&sanity);
+    cmd.arg(format!("--csi.endpoint={}", plugin.socket().display()))
+        .arg(format!("--csi.mountdir={}", dir.join("mnt").display()))
+        .arg(format!(
+            "--csi.stagingdir={}",
+            dir.join("staging").display()
+        ))
+        .arg("--ginkgo.no-color")
+        .arg("--ginkgo.v")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let child = cmd.spawn().expect("start csi-sanity");
+    let out = tokio::time::timeout(Duration::from_secs(900), child.wait_with_output())
+        .await
+        .expect("csi-sanity finishes within 15 minutes")
+        .expect("csi-sanity output");
+    let text = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary = counts(&text);
+    if !out.status.success() || summary.is_none_or(|(_, f, _)| f != 0) {
+        panic!(
+            "csi-sanity failed ({}), plugin log:\n{}\n\ncsi-sanity output:\n{text}",
+            out.status,
+            plugin.output()
+        );
+    }
+    let (passed, failed, skipped) = summary.unwrap_or_default();
+    println!("csi-sanity: {passed} passed, {failed} failed, {skipped} skipped");
+    assert!(
+        passed >= 70,
+        "csi-sanity ran only {passed} specs; the plugin's capabilities shrank?\n{text}"
+    );
+    let status = plugin
+        .stop(Duration::from_secs(20))
+        .await
+        .expect("stop")
+        .expect("exits on SIGTERM");
+    assert!(status.success());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn reads_ginkgo_summary() {
+    let line = "\u{1b}[38;5;10m\u{1b}[1m75 Passed\u{1b}[0m | \u{1b}[38;5;9m\u{1b}[1m0 Failed\u{1b}[0m | 1 Pending | 27 Skipped";
+    assert_eq!(counts(line), Some((75, 0, 27)));
+    assert_eq!(
+        counts("SUCCESS! -- 3 Passed | 1 Failed | 0 Pending | 2 Skipped"),
+        Some((3, 1, 2))
+    );
+    assert_eq!(counts("nothing here"), None);
+}
