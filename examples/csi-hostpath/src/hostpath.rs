@@ -266,6 +266,11 @@ impl PublishUnpublishVolume for HostPath {
     ) -> CsiResult<Map> {
         only_mounts([&req.volume_capability])?;
         let mut state = self.state.lock().await;
+        let on_node = state
+            .volumes
+            .values()
+            .filter(|v| v.id != req.volume_id && v.published.contains_key(&req.node_id))
+            .count() as u64;
         let v = state
             .volumes
             .get_mut(&req.volume_id)
@@ -285,6 +290,13 @@ impl PublishUnpublishVolume for HostPath {
                 )))
             }
             None => {}
+        }
+        let max = self.cfg.max_volumes_per_node;
+        if max > 0 && on_node >= max {
+            return Err(CsiError::ResourceExhausted(format!(
+                "node {} already has {on_node} volumes published, the limit is {max}",
+                req.node_id
+            )));
         }
         v.published.insert(req.node_id.clone(), req.readonly);
         self.save(&state)?;
