@@ -555,4 +555,32 @@ mod tests {
             Err(CsiError::InvalidArgument(_))
         ));
     }
+
+    proptest::proptest! {
+        // Every field of a request is peer input: conversion either
+        // succeeds or answers INVALID_ARGUMENT, never panics.
+        #[test]
+        fn create_volume_conversion_never_panics(
+            name in ".{0,200}",
+            mode in proptest::prelude::any::<i32>(),
+            required in proptest::prelude::any::<i64>(),
+            limit in proptest::prelude::any::<i64>(),
+            block in proptest::prelude::any::<bool>(),
+        ) {
+            use pb::volume_capability::{AccessType, BlockVolume, MountVolume};
+            let req = pb::CreateVolumeRequest {
+                name,
+                capacity_range: Some(pb::CapacityRange { required_bytes: required, limit_bytes: limit }),
+                volume_capabilities: vec![pb::VolumeCapability {
+                    access_type: Some(if block { AccessType::Block(BlockVolume {}) } else { AccessType::Mount(MountVolume::default()) }),
+                    access_mode: Some(pb::volume_capability::AccessMode { mode }),
+                }],
+                ..Default::default()
+            };
+            match CreateVolumeRequest::from_wire(req) {
+                Ok(r) => proptest::prop_assert!(!r.name.is_empty() && r.name.len() <= MAX_NAME_LENGTH),
+                Err(e) => proptest::prop_assert_eq!(e.code(), tonic::Code::InvalidArgument),
+            }
+        }
+    }
 }
