@@ -120,12 +120,9 @@ async fn csi_sanity_passes_against_hostpath() {
         passed >= 76,
         "csi-sanity ran only {passed} specs; the plugin's capabilities shrank?\n{text}"
     );
-    let status = plugin
-        .stop(Duration::from_secs(20))
-        .await
-        .expect("stop")
-        .expect("exits on SIGTERM");
-    assert!(status.success());
+    let stopped = plugin.stop(Duration::from_secs(20)).await.expect("stop");
+    let status = stopped.status.expect("exits on SIGTERM");
+    assert!(status.success(), "{status}:\n{}", stopped.output);
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -44,12 +44,15 @@ async fn start_hostpath(data: &Path) -> CsiPluginProcess {
         .expect("start csi-hostpath")
 }
 
-async fn stop(plugin: CsiPluginProcess) {
+async fn stop(plugin: CsiPluginProcess) -> String {
     let socket = plugin.socket().to_path_buf();
-    let status = plugin.stop(GRACE).await.expect("stop plugin");
-    let status = status.expect("the plugin exits on SIGTERM within the grace period");
+    let stopped = plugin.stop(GRACE).await.expect("stop plugin");
+    let status = stopped
+        .status
+        .expect("the plugin exits on SIGTERM within the grace period");
     assert!(status.success(), "exit status after SIGTERM: {status}");
     assert!(!socket.exists(), "the plugin removes its socket on exit");
+    stopped.output
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -375,5 +378,93 @@ async fn the_suite_reports_what_nomad_would_reject() {
     let _ = stop_tx.send(());
     server.await.expect("join").expect("serve");
     assert!(!socket.exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+struct NeverReady;
+
+#[nomad_plugin_sdk::csi::async_trait]
+impl nomad_plugin_sdk::csi::Identity for NeverReady {
+    async fn get_plugin_info(
+        &self,
+    ) -> nomad_plugin_sdk::csi::CsiResult<nomad_plugin_sdk::csi::PluginInfo> {
+        Ok(nomad_plugin_sdk::csi::PluginInfo {
+            name: "never-ready".into(),
+            ..Default::default()
+        })
+    }
+    async fn probe(&self) -> nomad_plugin_sdk::csi::CsiResult<bool> {
+        Ok(false)
+    }
+}
+
+/// Nomad gives up on a plugin that never probes ready within
+/// health_timeout; so does the testkit's probe loop.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_plugin_that_never_gets_ready_is_reported() {
+    use nomad_plugin_sdk::csi::{bind, CsiPlugin, Endpoint, ServeOptions};
+    use nomad_plugin_testkit::csi::ProbeError;
+    let dir = scratch("never-ready");
+    let socket = dir.join("csi.sock");
+    let options =
+        ServeOptions::new(Endpoint::parse(&socket.display().to_string()).expect("endpoint"));
+    let bound = bind(&options).expect("bind");
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(bound.serve(CsiPlugin::new(Arc::new(NeverReady)), async {
+        let _ = stop_rx.await;
+    }));
+    let client = CsiClient::connect(&socket).await.expect("connect");
+    let err = client
+        .probe_until_ready(&ProbeOptions {
+            health_timeout: Duration::from_secs(1),
+            interval: Duration::from_millis(200),
+            probe_timeout: Duration::from_secs(5),
+        })
+        .await
+        .expect_err("never ready");
+    assert!(matches!(err, ProbeError::NotReady { .. }), "{err}");
+    assert!(err.to_string().contains("ready = false"), "{err}");
+    let _ = stop_tx.send(());
+    server.await.expect("join").expect("serve");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// With CSI_LOG_FORMAT=hclog every stderr line is a go-hclog JSON object
+/// (string @level, @message, @timestamp), as Nomad's own log tooling reads.
+#[tokio::test(flavor = "multi_thread")]
+async fn hclog_format_writes_json_lines() {
+    let dir = scratch("hclog");
+    let plugin = CsiLaunch::new(hostpath())
+        .args(["--node-id", "n1", "--capacity", "1048576"])
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .env("CSI_LOG_FORMAT", "hclog")
+        .probe(ProbeOptions {
+            interval: Duration::from_millis(500),
+            ..ProbeOptions::default()
+        })
+        .start()
+        .await
+        .expect("start");
+    let output = stop(plugin).await;
+    let mut messages = Vec::new();
+    for line in output.lines() {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        for key in ["@level", "@message", "@timestamp"] {
+            assert!(v[key].is_string(), "{key} is not a string in {line}");
+        }
+        messages.push(v["@message"].as_str().unwrap_or_default().to_string());
+    }
+    for expected in [
+        "CSI plugin listening",
+        "SIGTERM received, stopping",
+        "CSI plugin stopped",
+    ] {
+        assert!(
+            messages.iter().any(|m| m == expected),
+            "no {expected:?} line in:\n{output}"
+        );
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -28,5 +28,5 @@ mod suite;
 
 pub use client::{CsiClient, ProbeError, ProbeOptions};
 pub use nomad::{staging_path, target_path, AttachmentMode, Usage};
-pub use process::{CsiLaunch, CsiLaunchError, CsiPluginProcess};
+pub use process::{CsiLaunch, CsiLaunchError, CsiPluginProcess, Stopped};
 pub use suite::{run_suite, SuiteOptions};

@@ -133,6 +133,7 @@ impl CsiLaunch {
             source,
         })?;
         let output = Arc::new(Mutex::new(Vec::<String>::new()));
+        let mut readers = Vec::new();
         for stream in [
             child
                 .stdout
@@ -147,20 +148,21 @@ impl CsiLaunch {
         .flatten()
         {
             let output = output.clone();
-            tokio::spawn(async move {
+            readers.push(tokio::spawn(async move {
                 let mut lines = tokio::io::BufReader::new(stream).lines();
                 while let Ok(Some(line)) = lines.next_line().await {
                     if let Ok(mut o) = output.lock() {
                         o.push(line);
                     }
                 }
-            });
+            }));
         }
         let mut process = CsiPluginProcess {
             child: Some(child),
             dir,
             socket: socket.clone(),
             output,
+            readers,
         };
         let pid = process.pid().unwrap_or(0) as i32;
         let timeout = self.socket_timeout;
@@ -206,6 +208,17 @@ pub struct CsiPluginProcess {
     dir: PathBuf,
     socket: PathBuf,
     output: Arc<Mutex<Vec<String>>>,
+    readers: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// How a plugin ended after [`CsiPluginProcess::stop`].
+#[derive(Debug)]
+pub struct Stopped {
+    /// The exit status, or `None` if it had to be killed after the grace
+    /// period (Nomad would kill it too, after `kill_timeout`).
+    pub status: Option<ExitStatus>,
+    /// Everything it wrote to stdout and stderr, complete.
+    pub output: String,
 }
 
 impl CsiPluginProcess {
@@ -235,23 +248,33 @@ impl CsiPluginProcess {
     }
 
     /// Sends SIGTERM (Nomad's default stop signal for most drivers), waits
-    /// up to `grace` for the plugin to exit, then kills it. Returns the exit
-    /// status, or `None` if it had to be killed.
-    pub async fn stop(mut self, grace: Duration) -> std::io::Result<Option<ExitStatus>> {
-        let Some(mut child) = self.child.take() else {
-            return Ok(None);
-        };
-        if let Some(pid) = child.id() {
-            // SAFETY: plain signal to our own child, which we have not reaped.
-            unsafe { libc::kill(pid as i32, libc::SIGTERM) };
-        }
-        match tokio::time::timeout(grace, child.wait()).await {
-            Ok(status) => status.map(Some),
-            Err(_) => {
-                child.kill().await?;
-                Ok(None)
+    /// up to `grace` for the plugin to exit, then kills it; collects all of
+    /// its output.
+    pub async fn stop(mut self, grace: Duration) -> std::io::Result<Stopped> {
+        let status = match self.child.take() {
+            None => None,
+            Some(mut child) => {
+                if let Some(pid) = child.id() {
+                    // SAFETY: plain signal to our own child, not yet reaped.
+                    unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+                }
+                match tokio::time::timeout(grace, child.wait()).await {
+                    Ok(status) => Some(status?),
+                    Err(_) => {
+                        child.kill().await?;
+                        None
+                    }
+                }
             }
+        };
+        // The pipes are closed now; let the readers reach end of file.
+        for reader in std::mem::take(&mut self.readers) {
+            let _ = tokio::time::timeout(grace, reader).await;
         }
+        Ok(Stopped {
+            status,
+            output: self.output(),
+        })
     }
 }
 
