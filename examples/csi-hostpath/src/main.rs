@@ -15,9 +15,16 @@
 //!
 //! ```hcl
 //! task "plugin" {
-//!   driver = "exec"   # or docker with privileged = true
-//!   config { command = "csi-hostpath"  args = ["--data-dir", "/srv/csi-hostpath", "--node-id", "${node.unique.name}"] }
-//!   csi_plugin { id = "hostpath"  type = "monolith"  mount_dir = "/csi" }
+//!   driver = "raw_exec"   # or docker with privileged = true
+//!   config {
+//!     command = "csi-hostpath"
+//!     args    = ["--data-dir", "/srv/csi-hostpath", "--node-id", "${node.unique.name}"]
+//!   }
+//!   csi_plugin {
+//!     id        = "hostpath"
+//!     type      = "monolith"
+//!     mount_dir = "/csi"
+//!   }
 //! }
 //! ```
 
