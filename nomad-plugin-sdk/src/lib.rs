@@ -12,6 +12,8 @@ pub mod config;
 #[cfg(feature = "driver")]
 pub mod driver;
 mod error;
+#[cfg(feature = "csi")]
+pub mod csi;
 pub mod runtime;
 
 pub use error::PluginError;

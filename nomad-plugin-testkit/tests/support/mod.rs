@@ -127,3 +127,20 @@ pub async fn wait_pid_gone(pid: i32, timeout: std::time::Duration) -> bool {
     .await
     .unwrap_or(false)
 }
+
+/// Builds kubernetes-csi's `csi-sanity` at the version pinned in
+/// `interop/csi-sanity/go.mod` (its own module, so its dependencies never
+/// meet the go-plugin interop module's) and returns its path.
+pub fn csi_sanity() -> PathBuf {
+    let _guard = BUILD_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let out = target_dir().join("interop").join("csi-sanity");
+    let status = Command::new(go())
+        .current_dir(root().join("nomad-plugin-testkit/interop/csi-sanity"))
+        .args(["build", "-o"])
+        .arg(&out)
+        .arg("github.com/kubernetes-csi/csi-test/v5/cmd/csi-sanity")
+        .status()
+        .expect("run go build");
+    assert!(status.success(), "go build of csi-sanity failed");
+    out
+}
