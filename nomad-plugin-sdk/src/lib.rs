@@ -1,19 +1,111 @@
 //! Write HashiCorp Nomad plugins in Rust.
 //!
-//! A plugin author implements one async trait and calls one `serve` function;
-//! an unmodified Nomad agent then loads the binary exactly as it loads a
-//! plugin written in Go with hashicorp/go-plugin.
+//! A plugin author implements one async trait and calls one `serve`
+//! function; an unmodified Nomad agent (or the Nomad Autoscaler, or a CSI
+//! host) then loads the binary exactly as it loads a plugin written in Go.
+//! Plugin code never sees protobuf types, msgpack or the go-plugin
+//! handshake: it sees Nomad's concepts ([`driver::TaskConfig`],
+//! [`driver::ExitResult`], a device's instances, a CSI volume) and returns
+//! [`PluginError`]s that reach Nomad as the gRPC status it expects.
+//!
+//! Enable the plugin kinds you need:
+//!
+//! | feature | module | plugin kind | entry point |
+//! |---|---|---|---|
+//! | `driver` | [`driver`] | task driver (`driver = "..."` in jobs) | `driver::serve` |
+//! | `device` | `device` | device plugin (GPUs, FPGAs, disks) | `device::serve` |
+//! | `csi` | `csi` | Container Storage Interface plugin | `csi::run` |
+//! | `autoscaler` | `autoscaler` | Nomad Autoscaler APM, strategy, target | `autoscaler::serve_apm` ... |
+//! | `host-volume` | `host_volume` | dynamic host volume plugin (exec-based) | `host_volume::run` |
+//! | `secrets` | `secrets` | secret provider plugin (exec-based) | `secrets::run` |
+//! | `automtls` | `runtime::mtls` | go-plugin AutoMTLS for hosts that ask for it (Nomad does not) | automatic |
+//!
+//! Always present: [`runtime`] (the go-plugin server), [`base`] (what every
+//! Nomad gRPC plugin answers), [`config`] (schemas derived from Rust types
+//! and Nomad's msgpack config encoding).
+//!
+//! A complete task driver that runs nothing but reports health and accepts
+//! a typed task configuration:
+//!
+//! ```no_run
+//! # #[cfg(feature = "driver")]
+//! # mod example {
+//! use nomad_plugin_sdk::base::{BasePlugin, PluginInfo};
+//! use nomad_plugin_sdk::driver::{self, *};
+//! use nomad_plugin_sdk::PluginError;
+//! use std::time::Duration;
+//!
+//! #[derive(serde::Deserialize, nomad_plugin_sdk::ConfigSchema)]
+//! struct Task {
+//!     /// What to echo.
+//!     #[nomad(required)]
+//!     message: String,
+//! }
+//!
+//! #[derive(Default)]
+//! struct Echo {
+//!     tasks: TaskStore<ExitWatch>,
+//! }
+//!
+//! #[async_trait::async_trait]
+//! impl BasePlugin for Echo {
+//!     type Config = ();
+//!     fn info(&self) -> PluginInfo {
+//!         PluginInfo::driver("echo", "0.1.0")
+//!     }
+//! }
+//!
+//! #[async_trait::async_trait]
+//! impl Driver for Echo {
+//!     type TaskConfig = Task;
+//!     type State = ();
+//!     async fn fingerprint(&self) -> Fingerprint {
+//!         Fingerprint::healthy()
+//!     }
+//!     async fn start_task(&self, t: driver::TaskConfig<Task>) -> Result<StartedTask<()>, PluginError> {
+//!         tracing::info!(task = %t.id, message = %t.config.message, "echo");
+//!         self.tasks.insert(&t.id, ExitWatch::new()).exited(ExitResult::code(0));
+//!         Ok(StartedTask { state: (), network: None })
+//!     }
+//!     async fn recover_task(&self, t: RecoveredTask<Task, ()>) -> Result<(), PluginError> {
+//!         self.tasks.insert(&t.id, ExitWatch::new()).exited(ExitResult::code(0));
+//!         Ok(())
+//!     }
+//!     async fn wait_task(&self, id: &str) -> Result<ExitResult, PluginError> {
+//!         Ok(self.tasks.get(id)?.wait().await)
+//!     }
+//!     async fn stop_task(&self, id: &str, _: Duration, _: &str) -> Result<(), PluginError> {
+//!         self.tasks.get(id).map(|_| ())
+//!     }
+//!     async fn destroy_task(&self, id: &str, _: bool) -> Result<(), PluginError> {
+//!         self.tasks.remove(id);
+//!         Ok(())
+//!     }
+//!     async fn inspect_task(&self, id: &str) -> Result<TaskStatus, PluginError> {
+//!         let exit = self.tasks.get(id)?.result();
+//!         Ok(TaskStatus { state: TaskState::Exited, started_at: None, completed_at: None, exit, attributes: Default::default() })
+//!     }
+//!     async fn task_stats(&self, id: &str) -> Result<TaskResourceUsage, PluginError> {
+//!         self.tasks.get(id).map(|_| TaskResourceUsage::default())
+//!     }
+//! }
+//!
+//! fn main() {
+//!     driver::serve(Echo::default());
+//! }
+//! # }
+//! ```
 #![warn(missing_docs)]
 
 #[cfg(feature = "autoscaler")]
 pub mod autoscaler;
 pub mod base;
 pub mod config;
+#[cfg(feature = "csi")]
+pub mod csi;
 #[cfg(feature = "driver")]
 pub mod driver;
 mod error;
-#[cfg(feature = "csi")]
-pub mod csi;
 pub mod runtime;
 
 pub use error::PluginError;

@@ -8,9 +8,9 @@
 
 pub mod autoscaler;
 pub mod common;
+pub mod csi;
 pub mod device;
 pub mod driver;
-pub mod csi;
 /// Decode HCL config the way the Nomad client does (hcldec + go-cty msgpack).
 pub mod hcl;
 pub mod launch;
