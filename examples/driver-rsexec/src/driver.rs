@@ -235,6 +235,7 @@ impl BasePlugin for RsExec {
                 config.default_signal
             )));
         }
+        tracing::info!(state_dir = ?config.state_dir, default_signal = %config.default_signal, "agent config applied");
         if let Ok(mut s) = self.settings.write() {
             *s = Some(config);
         }

@@ -14,8 +14,9 @@
 //
 // The spec is a JSON rendering of Nomad's hclspec protobuf: exactly one of
 // object, array, attr, block, block_attrs, block_list, block_set, block_map,
-// default, literal. It is converted with the same naming rules as Nomad's
-// hclspecutils: object keys give direct children their implied name.
+// default, literal. It becomes that protobuf and then an hcldec spec through
+// internal/hclspecconv (Nomad's naming rules: object keys give direct
+// children their implied name), the converter driver-host also uses.
 package main
 
 import (
@@ -25,12 +26,14 @@ import (
 	"os"
 
 	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/ext/typeexpr"
 	"github.com/hashicorp/hcl/v2/hcldec"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 	ctyjson "github.com/zclconf/go-cty/cty/json"
 	"github.com/zclconf/go-cty/cty/msgpack"
+
+	hclspecpb "nomad-plugin-rs/interop/gen/nomad/hclspec"
+	"nomad-plugin-rs/interop/internal/hclspecconv"
 )
 
 type specJSON struct {
@@ -68,124 +71,92 @@ type defaultJSON struct {
 	Default *specJSON `json:"default"`
 }
 
-func parseType(src string) (cty.Type, error) {
-	expr, diags := hclsyntax.ParseExpression([]byte(src), "type", hcl.Pos{Line: 1, Column: 1})
-	if diags.HasErrors() {
-		return cty.NilType, diags
-	}
-	ty, diags := typeexpr.TypeConstraint(expr)
-	if diags.HasErrors() {
-		return cty.NilType, diags
-	}
-	return ty, nil
-}
-
-func named(name, implied string) (string, error) {
-	if name != "" {
-		return name, nil
-	}
-	if implied != "" {
-		return implied, nil
-	}
-	return "", fmt.Errorf("missing name")
-}
-
-func convert(s *specJSON, implied string) (hcldec.Spec, error) {
+// toProto turns the JSON rendering into the hclspec protobuf a plugin
+// would send, so the spec is built by the same converter driver-host uses.
+func toProto(s *specJSON) (*hclspecpb.Spec, error) {
 	if s == nil {
 		return nil, fmt.Errorf("missing spec")
 	}
+	block := func(b *blockJSON) (string, *hclspecpb.Spec, error) {
+		nested, err := toProto(b.Nested)
+		return b.Name, nested, err
+	}
 	switch {
 	case s.Object != nil:
-		out := hcldec.ObjectSpec{}
+		attrs := map[string]*hclspecpb.Spec{}
 		for k, v := range s.Object {
-			c, err := convert(v, k)
+			c, err := toProto(v)
 			if err != nil {
 				return nil, err
 			}
-			out[k] = c
+			attrs[k] = c
 		}
-		return out, nil
+		return &hclspecpb.Spec{Block: &hclspecpb.Spec_Object{Object: &hclspecpb.Object{Attributes: attrs}}}, nil
 	case s.Array != nil || s.IsArray:
-		out := hcldec.TupleSpec{}
+		values := []*hclspecpb.Spec{}
 		for _, v := range s.Array {
-			c, err := convert(v, "")
+			c, err := toProto(v)
 			if err != nil {
 				return nil, err
 			}
-			out = append(out, c)
+			values = append(values, c)
 		}
-		return out, nil
+		return &hclspecpb.Spec{Block: &hclspecpb.Spec_Array{Array: &hclspecpb.Array{Values: values}}}, nil
 	case s.Attr != nil:
-		name, err := named(s.Attr.Name, implied)
-		if err != nil {
-			return nil, err
-		}
-		ty, err := parseType(s.Attr.Type)
-		if err != nil {
-			return nil, err
-		}
-		return &hcldec.AttrSpec{Name: name, Type: ty, Required: s.Attr.Required}, nil
+		a := s.Attr
+		return &hclspecpb.Spec{Block: &hclspecpb.Spec_Attr{Attr: &hclspecpb.Attr{Name: a.Name, Type: a.Type, Required: a.Required}}}, nil
 	case s.BlockAttrs != nil:
-		name, err := named(s.BlockAttrs.Name, implied)
+		a := s.BlockAttrs
+		return &hclspecpb.Spec{Block: &hclspecpb.Spec_BlockAttrs{BlockAttrs: &hclspecpb.BlockAttrs{Name: a.Name, Type: a.Type, Required: a.Required}}}, nil
+	case s.Block != nil:
+		name, nested, err := block(s.Block)
 		if err != nil {
 			return nil, err
 		}
-		ty, err := parseType(s.BlockAttrs.Type)
+		return &hclspecpb.Spec{Block: &hclspecpb.Spec_BlockValue{BlockValue: &hclspecpb.Block{Name: name, Required: s.Block.Required, Nested: nested}}}, nil
+	case s.BlockList != nil:
+		name, nested, err := block(s.BlockList)
 		if err != nil {
 			return nil, err
 		}
-		return &hcldec.BlockAttrsSpec{TypeName: name, ElementType: ty, Required: s.BlockAttrs.Required}, nil
-	case s.Block != nil, s.BlockList != nil, s.BlockSet != nil, s.BlockMap != nil:
-		b := s.Block
-		if b == nil {
-			b = s.BlockList
-		}
-		if b == nil {
-			b = s.BlockSet
-		}
-		if b == nil {
-			b = s.BlockMap
-		}
-		name, err := named(b.Name, implied)
+		b := &hclspecpb.BlockList{Name: name, MinItems: uint64(s.BlockList.MinItems), MaxItems: uint64(s.BlockList.MaxItems), Nested: nested}
+		return &hclspecpb.Spec{Block: &hclspecpb.Spec_BlockList{BlockList: b}}, nil
+	case s.BlockSet != nil:
+		name, nested, err := block(s.BlockSet)
 		if err != nil {
 			return nil, err
 		}
-		nested, err := convert(b.Nested, "")
+		b := &hclspecpb.BlockSet{Name: name, MinItems: uint64(s.BlockSet.MinItems), MaxItems: uint64(s.BlockSet.MaxItems), Nested: nested}
+		return &hclspecpb.Spec{Block: &hclspecpb.Spec_BlockSet{BlockSet: b}}, nil
+	case s.BlockMap != nil:
+		name, nested, err := block(s.BlockMap)
 		if err != nil {
 			return nil, err
 		}
-		switch {
-		case s.Block != nil:
-			return &hcldec.BlockSpec{TypeName: name, Nested: nested, Required: b.Required}, nil
-		case s.BlockList != nil:
-			return &hcldec.BlockListSpec{TypeName: name, Nested: nested, MinItems: b.MinItems, MaxItems: b.MaxItems}, nil
-		case s.BlockSet != nil:
-			return &hcldec.BlockSetSpec{TypeName: name, Nested: nested, MinItems: b.MinItems, MaxItems: b.MaxItems}, nil
-		default:
-			return &hcldec.BlockMapSpec{TypeName: name, LabelNames: b.Labels, Nested: nested}, nil
-		}
+		b := &hclspecpb.BlockMap{Name: name, Labels: s.BlockMap.Labels, Nested: nested}
+		return &hclspecpb.Spec{Block: &hclspecpb.Spec_BlockMap{BlockMap: b}}, nil
 	case s.Default != nil:
-		p, err := convert(s.Default.Primary, "")
+		p, err := toProto(s.Default.Primary)
 		if err != nil {
 			return nil, err
 		}
-		d, err := convert(s.Default.Default, "")
+		d, err := toProto(s.Default.Default)
 		if err != nil {
 			return nil, err
 		}
-		return &hcldec.DefaultSpec{Primary: p, Default: d}, nil
+		return &hclspecpb.Spec{Block: &hclspecpb.Spec_Default{Default: &hclspecpb.Default{Primary: p, Default: d}}}, nil
 	case s.Literal != nil:
-		expr, diags := hclsyntax.ParseExpression([]byte(*s.Literal), "literal", hcl.Pos{Line: 1, Column: 1})
-		if diags.HasErrors() {
-			return nil, diags
-		}
-		v, diags := expr.Value(nil)
-		if diags.HasErrors() {
-			return nil, diags
-		}
-		return &hcldec.LiteralSpec{Value: v}, nil
+		return &hclspecpb.Spec{Block: &hclspecpb.Spec_Literal{Literal: &hclspecpb.Literal{Value: *s.Literal}}}, nil
 	}
 	return nil, fmt.Errorf("empty spec")
+}
+
+func convert(s *specJSON) (hcldec.Spec, error) {
+	p, err := toProto(s)
+	if err != nil {
+		return nil, err
+	}
+	return hclspecconv.Convert(p)
 }
 
 func emit(v any) {
@@ -211,7 +182,7 @@ func decode(specPath, hclPath string) {
 	if err := json.Unmarshal(raw, &sj); err != nil {
 		fail(err)
 	}
-	spec, err := convert(&sj, "")
+	spec, err := convert(&sj)
 	if err != nil {
 		fail(err)
 	}
