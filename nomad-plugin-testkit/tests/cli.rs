@@ -21,7 +21,7 @@ fn check(plugin: &Path, extra: &[&str]) -> (Output, String, String) {
     let junit = dir.path().join("junit.xml");
     let md = dir.path().join("report.md");
     let mut args: Vec<&std::ffi::OsStr> = vec!["check".as_ref(), plugin.as_os_str()];
-    args.extend(extra.iter().map(|s| std::ffi::OsStr::new(s)));
+    args.extend(extra.iter().map(std::ffi::OsStr::new));
     args.extend([
         "--junit".as_ref(),
         junit.as_os_str(),
