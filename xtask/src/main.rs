@@ -12,7 +12,7 @@ commands:
   bench   build the runtime probes (Rust and Go) in release mode and print launch figures side by side
   new-plugin --kind KIND NAME [--path DIR]
           generate a standalone plugin crate with a conformance test
-          (KIND: apm, strategy, target, host-volume, secrets; more kinds as their templates land)
+          (KIND: device, apm, strategy, target, host-volume, secrets; more kinds as their templates land)
 ";
 
 fn main() -> Result<()> {
@@ -69,7 +69,14 @@ fn test(extra: &[String]) -> Result<()> {
 }
 
 /// The kinds `new-plugin` has a template for (`xtask/templates/<kind>/`).
-const KINDS: &[&str] = &["apm", "strategy", "target", "host-volume", "secrets"];
+const KINDS: &[&str] = &[
+    "device",
+    "apm",
+    "strategy",
+    "target",
+    "host-volume",
+    "secrets",
+];
 
 fn templates() -> PathBuf {
     root().join("xtask/templates")
