@@ -13,6 +13,9 @@ commands:
   new-plugin --kind KIND NAME [--path DIR]
           generate a standalone plugin crate with a conformance test
           (KIND: device, apm, strategy, target, host-volume, secrets; more kinds as their templates land)
+  test-new-plugins
+          generate one plugin of every kind under target/xtask-new-plugin/ and run their tests
+          (also the last step of `test`)
 ";
 
 fn main() -> Result<()> {
@@ -24,6 +27,7 @@ fn main() -> Result<()> {
         "demo" => demo(&rest),
         "bench" => bench(&rest),
         "new-plugin" => new_plugin_cmd(&rest),
+        "test-new-plugins" => test_generated_plugins(),
         "" | "help" | "-h" | "--help" => {
             print!("{USAGE}");
             Ok(())
