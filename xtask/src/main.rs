@@ -10,6 +10,12 @@ commands:
   test    install what the tests need (Go modules for the interop hosts) and run the whole test suite
   demo    build a reference plugin and drive it through the testkit as a Nomad client would
   bench   build the runtime probes (Rust and Go) in release mode and print launch figures side by side
+  new-plugin --kind KIND NAME [--path DIR]
+          generate a standalone plugin crate with a conformance test
+          (KIND: device, apm, strategy, target, host-volume, secrets; more kinds as their templates land)
+  test-new-plugins
+          generate one plugin of every kind under target/xtask-new-plugin/ and run their tests
+          (also the last step of `test`)
 ";
 
 fn main() -> Result<()> {
@@ -20,6 +26,8 @@ fn main() -> Result<()> {
         "test" => test(&rest),
         "demo" => demo(&rest),
         "bench" => bench(&rest),
+        "new-plugin" => new_plugin_cmd(&rest),
+        "test-new-plugins" => test_generated_plugins(),
         "" | "help" | "-h" | "--help" => {
             print!("{USAGE}");
             Ok(())
@@ -61,6 +69,164 @@ fn test(extra: &[String]) -> Result<()> {
         .args(["test", "--workspace", "--all-features", "--all-targets"])
         .args(extra))?;
     run(cargo().args(["test", "--workspace", "--all-features", "--doc"]))?;
+    test_generated_plugins()
+}
+
+/// The kinds `new-plugin` has a template for (`xtask/templates/<kind>/`).
+const KINDS: &[&str] = &[
+    "device",
+    "apm",
+    "strategy",
+    "target",
+    "host-volume",
+    "secrets",
+];
+
+fn templates() -> PathBuf {
+    root().join("xtask/templates")
+}
+
+/// `cargo xtask new-plugin --kind KIND NAME [--path DIR]`.
+fn new_plugin_cmd(args: &[String]) -> Result<()> {
+    let mut kind = None;
+    let mut name = None;
+    let mut path = None;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--kind" => kind = Some(it.next().context("--kind needs a value")?.clone()),
+            "--path" => path = Some(PathBuf::from(it.next().context("--path needs a value")?)),
+            flag if flag.starts_with("--") => bail!("unknown option {flag}\n\n{USAGE}"),
+            n if name.is_none() => name = Some(n.to_string()),
+            extra => bail!("unexpected argument {extra:?}\n\n{USAGE}"),
+        }
+    }
+    let kind = kind.context("--kind is required")?;
+    let name = name.context("NAME is required")?;
+    let dir = path.unwrap_or_else(|| PathBuf::from(&name));
+    let dir = if dir.is_absolute() {
+        dir
+    } else {
+        std::env::current_dir()?.join(dir)
+    };
+    let inside = dir.starts_with(root().canonicalize()?) || dir.starts_with(root());
+    new_plugin(&kind, &name, &dir, inside)?;
+    eprintln!(
+        "xtask: generated a {kind} plugin in {}\n  cd {} && cargo test",
+        dir.display(),
+        dir.display()
+    );
+    Ok(())
+}
+
+/// A plugin name must be a crate name and a file name Nomad accepts.
+fn check_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+    if !ok {
+        bail!(
+            "plugin name {name:?}: use lowercase letters, digits, `-` and `_`, starting with a \
+             letter (it is the crate, binary and plugin name)"
+        );
+    }
+    if matches!(name, "nomad" | "vault" | "mkdir") {
+        bail!("plugin name {name:?} is reserved by Nomad for a built-in plugin");
+    }
+    Ok(())
+}
+
+/// Generates the crate for `kind` at `dir` from `xtask/templates/<kind>/`.
+/// `in_repo`: depend on this checkout's crates by path, not by version.
+fn new_plugin(kind: &str, name: &str, dir: &Path, in_repo: bool) -> Result<()> {
+    if !KINDS.contains(&kind) {
+        bail!(
+            "no template for kind {kind:?}; available: {}",
+            KINDS.join(", ")
+        );
+    }
+    check_name(name)?;
+    if dir.exists() && std::fs::read_dir(dir)?.next().is_some() {
+        bail!("{} exists and is not empty", dir.display());
+    }
+    let root = root().canonicalize()?;
+    std::fs::create_dir_all(dir)?;
+    let dir_abs = dir.canonicalize()?;
+    // Inside this repository the crate builds against the checkout;
+    // anywhere else against the published crates.
+    let (sdk, testkit) = if in_repo {
+        (
+            format!(
+                "path = {:?}",
+                root.join("nomad-plugin-sdk").display().to_string()
+            ),
+            format!(
+                "path = {:?}",
+                root.join("nomad-plugin-testkit").display().to_string()
+            ),
+        )
+    } else {
+        let v = env!("CARGO_PKG_VERSION");
+        (format!("version = \"{v}\""), format!("version = \"{v}\""))
+    };
+    let vars = [
+        ("name", name.to_string()),
+        ("sdk_dep", sdk),
+        ("testkit_dep", testkit),
+    ];
+    copy_template(&templates().join(kind), &dir_abs, &vars)
+}
+
+/// Copies a template tree, replacing `{{var}}` in every file.
+fn copy_template(from: &Path, to: &Path, vars: &[(&str, String)]) -> Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from).with_context(|| format!("reading {}", from.display()))? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_template(&entry.path(), &target, vars)?;
+            continue;
+        }
+        let mut text = std::fs::read_to_string(entry.path())
+            .with_context(|| format!("reading {}", entry.path().display()))?;
+        for (k, v) in vars {
+            text = text.replace(&format!("{{{{{k}}}}}"), v);
+        }
+        if let Some(left) = text.find("{{") {
+            let rest: String = text[left..].chars().take(30).collect();
+            bail!(
+                "{}: unknown template variable at {rest:?}",
+                entry.path().display()
+            );
+        }
+        std::fs::write(&target, text).with_context(|| format!("writing {}", target.display()))?;
+    }
+    Ok(())
+}
+
+/// Generates one plugin of every kind under `target/xtask-new-plugin/` and
+/// runs its tests. Each generated crate is its own workspace but shares the
+/// repository's target directory and lock file, so the dependencies built
+/// for the workspace are reused.
+fn test_generated_plugins() -> Result<()> {
+    let base = target_dir().join("xtask-new-plugin");
+    if base.exists() {
+        std::fs::remove_dir_all(&base)?;
+    }
+    for kind in KINDS {
+        let name = format!("gen-{kind}");
+        let dir = base.join(&name);
+        new_plugin(kind, &name, &dir, true)?;
+        std::fs::copy(root().join("Cargo.lock"), dir.join("Cargo.lock"))?;
+        run(cargo()
+            .current_dir(&dir)
+            .env("CARGO_TARGET_DIR", target_dir())
+            .args(["test", "--quiet", "--manifest-path"])
+            .arg(dir.join("Cargo.toml")))?;
+    }
     Ok(())
 }
 

@@ -1,0 +1,7 @@
+# Nomad Autoscaler agent configuration.
+plugin_dir = "/opt/nomad-autoscaler/plugins"
+
+apm "{{name}}" {
+  driver = "{{name}}"
+  config = {}
+}

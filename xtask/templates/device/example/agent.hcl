@@ -1,0 +1,7 @@
+plugin_dir = "/opt/nomad/plugins"
+
+plugin "{{name}}" {
+  config {
+    model = "basic"
+  }
+}
