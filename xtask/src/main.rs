@@ -65,6 +65,16 @@ fn cargo() -> Command {
 fn test(extra: &[String]) -> Result<()> {
     ensure_system_packages()?;
     ensure_go_modules()?;
+    // The integration tests launch real plugin binaries. Build them all in
+    // one parallel cargo run first, with the same flags the tests' own
+    // builds use, so those later builds find everything up to date.
+    run(cargo().args([
+        "build",
+        "--workspace",
+        "--all-features",
+        "--bins",
+        "--examples",
+    ]))?;
     run(cargo()
         .args(["test", "--workspace", "--all-features", "--all-targets"])
         .args(extra))?;
@@ -260,15 +270,18 @@ fn ensure_system_packages() -> Result<()> {
 /// build those hosts work offline afterwards.
 fn ensure_go_modules() -> Result<()> {
     let interop = root().join("nomad-plugin-testkit/interop");
-    if !interop.join("go.mod").exists() {
-        return Ok(());
+    // The interop hosts' module, and csi-sanity's (kept apart so its
+    // dependencies never meet go-plugin's).
+    for dir in [interop.clone(), interop.join("csi-sanity")] {
+        if !dir.join("go.mod").exists() {
+            continue;
+        }
+        let go = which("go").context(
+            "the interop tests need the Go toolchain (`go` on PATH); install Go 1.25 or newer",
+        )?;
+        run(Command::new(go).args(["mod", "download"]).current_dir(&dir))?;
     }
-    let go = which("go").context(
-        "the interop tests need the Go toolchain (`go` on PATH); install Go 1.22 or newer",
-    )?;
-    run(Command::new(go)
-        .args(["mod", "download"])
-        .current_dir(&interop))
+    Ok(())
 }
 
 fn which(name: &str) -> Option<PathBuf> {
