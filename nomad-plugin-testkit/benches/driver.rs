@@ -378,9 +378,15 @@ async fn stats_cost(b: &Bench, ids: &[String], secs: u64, f: &mut Figures) -> an
     let pid = b.plugin.pid().context("plugin gone")?;
     let msgs = Arc::new(AtomicU64::new(0));
     let live = Arc::new(AtomicU64::new(0));
+    // A connection of its own: cancelling a thousand streams at once is
+    // itself a load pattern some servers answer with GOAWAY, and that must
+    // not take the benchmark's main connection down.
+    let stats_client = DriverClient::new(
+        nomad_plugin_testkit::launch::connect(&b.plugin.address().endpoint).await?,
+    );
     let mut readers = Vec::new();
     for id in ids {
-        let mut c = b.client.clone();
+        let mut c = stats_client.clone();
         let (msgs, live, id) = (msgs.clone(), live.clone(), id.clone());
         readers.push(tokio::spawn(async move {
             let req = TaskStatsRequest {
@@ -419,6 +425,19 @@ async fn stats_cost(b: &Bench, ids: &[String], secs: u64, f: &mut Figures) -> an
     f.stats_streams = ids.len();
     for r in readers {
         r.abort();
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut probe = stats_client.clone();
+    if let Err(e) = probe
+        .inspect_task(InspectTaskRequest {
+            task_id: ids.first().cloned().unwrap_or_default(),
+        })
+        .await
+    {
+        eprintln!(
+            "stats connection after cancelling {} streams: {e}",
+            ids.len()
+        );
     }
     Ok(())
 }
