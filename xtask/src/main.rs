@@ -340,7 +340,7 @@ fn bench(extra: &[String]) -> Result<()> {
     ]))?;
     let go_probe = target_dir().join("interop/goplugin-probe");
     let go = which("go").context("the benchmarks compare against Go: install Go")?;
-    run(Command::new(go)
+    run(Command::new(&go)
         .current_dir(root().join("nomad-plugin-testkit/interop"))
         .args(["build", "-o"])
         .arg(&go_probe)
@@ -351,6 +351,28 @@ fn bench(extra: &[String]) -> Result<()> {
             "BENCH_RUST_PLUGIN",
             target_dir().join("release/examples/runtime_probe"),
         )
-        .env("BENCH_GO_PLUGIN", go_probe)
+        .env("BENCH_GO_PLUGIN", &go_probe)
+        .args(extra))?;
+
+    // The reference drivers, side by side: rsexec against go-exec-driver.
+    run(cargo().args([
+        "build",
+        "--release",
+        "--quiet",
+        "-p",
+        "driver-rsexec",
+        "--bin",
+        "rsexec",
+    ]))?;
+    let go_driver = target_dir().join("interop/go-exec-driver");
+    run(Command::new(&go)
+        .current_dir(root().join("nomad-plugin-testkit/interop"))
+        .args(["build", "-o"])
+        .arg(&go_driver)
+        .arg("./cmd/go-exec-driver"))?;
+    run(cargo()
+        .args(["bench", "-p", "nomad-plugin-testkit", "--bench", "driver"])
+        .env("BENCH_RUST_DRIVER", target_dir().join("release/rsexec"))
+        .env("BENCH_GO_DRIVER", go_driver)
         .args(extra))
 }

@@ -1,0 +1,674 @@
+//! Driver benchmark: the Rust reference driver (`rsexec`) against the Go
+//! reference driver (`go-exec-driver`, go-plugin v1.8.0), side by side in
+//! one run, through the testkit launcher and the Unix socket the Nomad
+//! client uses. Not a test: it prints one Markdown table.
+//!
+//! Run with `cargo xtask bench`, which builds both drivers optimised and
+//! passes their paths in `BENCH_RUST_DRIVER` and `BENCH_GO_DRIVER`.
+//!
+//! Sizes (environment variables, defaults in brackets):
+//! `BENCH_LAUNCHES` [50] launches for spawn→handshake,
+//! `BENCH_TASKS` [1000] `sleep` tasks held at once,
+//! `BENCH_RPC_SECS` [3] seconds per InspectTask rate measurement,
+//! `BENCH_WAITS` [30] WaitTask wake-ups,
+//! `BENCH_EXEC_MB` [64] MiB written to stdout by the exec session,
+//! `BENCH_STATS_TASKS` [all started tasks] TaskStats streams,
+//! `BENCH_STATS_SECS` [10] CPU sampling window for the stats streams.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use futures::channel::mpsc;
+use nomad_plugin_proto::nomad::base::base_plugin_client::BasePluginClient;
+use nomad_plugin_proto::nomad::base::{ConfigSchemaRequest, NomadConfig, SetConfigRequest};
+use nomad_plugin_proto::nomad::drivers::driver_client::DriverClient;
+use nomad_plugin_proto::nomad::drivers::exec_task_streaming_request::Setup;
+use nomad_plugin_proto::nomad::drivers::{
+    DestroyTaskRequest, ExecTaskStreamingIoOperation, ExecTaskStreamingRequest, InspectTaskRequest,
+    StartTaskRequest, TaskConfig, TaskConfigSchemaRequest, TaskStatsRequest, WaitTaskRequest,
+};
+use nomad_plugin_sdk::config::schema::Spec;
+use nomad_plugin_testkit::launch::{Launcher, RunningPlugin};
+use tonic::transport::Channel;
+
+fn env_usize(key: &str, default: usize) -> usize {
+    std::env::var(key)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn pct(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx.min(sorted.len() - 1)]
+}
+
+/// Clock ticks (user + system) the process has used, from /proc/<pid>/stat.
+fn cpu_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // After the command: state is field 3, utime 14, stime 15 (1-based).
+    let utime: u64 = f.get(11)?.parse().ok()?;
+    let stime: u64 = f.get(12)?.parse().ok()?;
+    Some(utime + stime)
+}
+
+fn ticks_per_sec() -> f64 {
+    // SAFETY: sysconf has no preconditions.
+    let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if t > 0 {
+        t as f64
+    } else {
+        100.0
+    }
+}
+
+/// Everything measured for one driver.
+#[derive(Default)]
+struct Figures {
+    handshake: Vec<Duration>,
+    rss_handshake: Vec<u64>,
+    rss_idle: u64,
+    rss_loaded: u64,
+    rss_destroyed: u64,
+    tasks: usize,
+    start: Vec<Duration>,
+    rpc1: f64,
+    rpc16: f64,
+    wait: Vec<Duration>,
+    exec_mbps: f64,
+    stats_streams: usize,
+    stats_live: usize,
+    stats_msgs: u64,
+    stats_cpu: f64,
+    size: u64,
+}
+
+/// One configured driver instance plus what a task needs.
+struct Bench {
+    plugin: RunningPlugin,
+    client: DriverClient<Channel>,
+    task_spec: Spec,
+    work: tempfile::TempDir,
+    /// Set in every task's environment, so whatever survives can be found.
+    marker: String,
+}
+
+impl Bench {
+    async fn launch(binary: &Path) -> anyhow::Result<Bench> {
+        let work = tempfile::tempdir()?;
+        let plugin = Launcher::nomad(binary).null_stdin().launch().await?;
+        let mut base = BasePluginClient::new(plugin.channel());
+        let spec = base
+            .config_schema(ConfigSchemaRequest {})
+            .await?
+            .into_inner()
+            .spec
+            .context("no agent config schema")?;
+        let spec = Spec::from_proto(&spec)?;
+        // rsexec keeps task records in `state_dir`; the Go driver has no
+        // such option, so fall back to an empty config.
+        let state = format!(
+            "state_dir = {:?}\n",
+            work.path().join("state").display().to_string()
+        );
+        let msgpack = nomad_plugin_testkit::hcl::encode_config(&state, &spec)
+            .or_else(|_| nomad_plugin_testkit::hcl::encode_config("", &spec))
+            .map_err(|d| anyhow::anyhow!("{d}"))?;
+        base.set_config(SetConfigRequest {
+            msgpack_config: msgpack,
+            nomad_config: Some(NomadConfig::default()),
+            plugin_api_version: "0.1.0".into(),
+        })
+        .await?;
+        let mut client = DriverClient::new(plugin.channel());
+        let tspec = client
+            .task_config_schema(TaskConfigSchemaRequest {})
+            .await?
+            .into_inner()
+            .spec
+            .context("no task config schema")?;
+        let task_spec = Spec::from_proto(&tspec)?;
+        let marker = format!("{}-{}", std::process::id(), binary.display());
+        Ok(Bench {
+            plugin,
+            client,
+            task_spec,
+            work,
+            marker,
+        })
+    }
+
+    /// A `TaskConfig` as the Nomad client builds it (alloc dir with the
+    /// task's `local` dir, `NOMAD_*` environment), with stdout/stderr to
+    /// /dev/null: the logmon FIFOs are not what is being measured.
+    fn task(&self, n: usize, command: &str, args: &[&str]) -> anyhow::Result<TaskConfig> {
+        let alloc_id = format!("00000000-0000-4000-a000-{n:012}");
+        let alloc_dir = self.work.path().join(&alloc_id);
+        std::fs::create_dir_all(alloc_dir.join("alloc/logs"))?;
+        std::fs::create_dir_all(alloc_dir.join("bench/local"))?;
+        let args: Vec<String> = args.iter().map(|a| format!("{a:?}")).collect();
+        let hcl = format!("command = {command:?}\nargs = [{}]\n", args.join(", "));
+        let msgpack = nomad_plugin_testkit::hcl::encode_config(&hcl, &self.task_spec)
+            .map_err(|d| anyhow::anyhow!("{d}"))?;
+        let env = [
+            ("NOMAD_ALLOC_ID", alloc_id.clone()),
+            ("NOMAD_TASK_NAME", "bench".into()),
+            (
+                "NOMAD_ALLOC_DIR",
+                alloc_dir.join("alloc").display().to_string(),
+            ),
+            (
+                "NOMAD_TASK_DIR",
+                alloc_dir.join("bench/local").display().to_string(),
+            ),
+            ("PATH", std::env::var("PATH").unwrap_or_default()),
+            ("NOMAD_PLUGIN_BENCH", self.marker.clone()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        Ok(TaskConfig {
+            id: format!("{alloc_id}/bench/{n:08x}"),
+            name: "bench".into(),
+            msgpack_driver_config: msgpack,
+            env,
+            alloc_dir: alloc_dir.display().to_string(),
+            stdout_path: "/dev/null".into(),
+            stderr_path: "/dev/null".into(),
+            task_group_name: "group".into(),
+            job_name: "bench".into(),
+            job_id: "bench".into(),
+            alloc_id,
+            namespace: "default".into(),
+            node_name: "bench-node".into(),
+            node_id: "00000000-0000-4000-a000-000000000000".into(),
+            ..Default::default()
+        })
+    }
+
+    async fn start(&mut self, cfg: TaskConfig) -> anyhow::Result<(String, Duration)> {
+        let id = cfg.id.clone();
+        let t0 = Instant::now();
+        let resp = tokio::time::timeout(
+            Duration::from_secs(30),
+            self.client.start_task(StartTaskRequest { task: Some(cfg) }),
+        )
+        .await
+        .with_context(|| format!("StartTask of {id} did not answer within 30 s"))??
+        .into_inner();
+        let took = t0.elapsed();
+        anyhow::ensure!(
+            resp.driver_error_msg.is_empty(),
+            "StartTask: {}",
+            resp.driver_error_msg
+        );
+        Ok((id, took))
+    }
+
+    async fn destroy(&mut self, id: &str) -> anyhow::Result<()> {
+        self.client
+            .destroy_task(DestroyTaskRequest {
+                task_id: id.into(),
+                force: true,
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// SIGKILLs any process still carrying this run's marker: tasks must
+    /// not outlive the benchmark, whatever the driver did.
+    fn reap_leftovers(&self) -> usize {
+        let needle = format!("NOMAD_PLUGIN_BENCH={}", self.marker);
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            return 0;
+        };
+        let mut n = 0;
+        for pid in entries.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok()) {
+            let hit = std::fs::read(format!("/proc/{pid}/environ"))
+                .map(|env| env.split(|b| *b == 0).any(|kv| kv == needle.as_bytes()))
+                .unwrap_or(false);
+            if hit {
+                // SAFETY: kill(2) on a pid that carries our marker.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+                n += 1;
+            }
+        }
+        n
+    }
+}
+
+async fn spawn_handshake(binary: &Path, f: &mut Figures, launches: usize) -> anyhow::Result<()> {
+    for _ in 0..launches {
+        let plugin = Launcher::nomad(binary).null_stdin().launch().await?;
+        f.handshake.push(plugin.timings().handshake);
+        if let Some(rss) = plugin.rss_bytes() {
+            f.rss_handshake.push(rss);
+        }
+        plugin.kill().await?;
+    }
+    f.handshake.sort();
+    f.rss_handshake.sort();
+    Ok(())
+}
+
+async fn rpc_rate(b: &Bench, id: &str, clients: usize, secs: u64) -> anyhow::Result<f64> {
+    let done = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let mut workers = Vec::new();
+    for _ in 0..clients {
+        let mut c = b.client.clone();
+        let (done, id) = (done.clone(), id.to_string());
+        workers.push(tokio::spawn(async move {
+            while Instant::now() < deadline {
+                c.inspect_task(InspectTaskRequest {
+                    task_id: id.clone(),
+                })
+                .await?;
+                done.fetch_add(1, Ordering::Relaxed);
+            }
+            anyhow::Ok(())
+        }));
+    }
+    let t0 = Instant::now();
+    for w in workers {
+        w.await??;
+    }
+    Ok(done.load(Ordering::Relaxed) as f64 / t0.elapsed().as_secs_f64())
+}
+
+/// Starts a task that records its pid, parks a WaitTask on it, kills the
+/// task with SIGTERM and times kill(2) → WaitTask's answer. The exit
+/// itself follows kill(2) within microseconds, so this is the driver's
+/// wake-up latency plus one RPC answer.
+async fn wait_latency(b: &mut Bench, n: usize) -> anyhow::Result<Duration> {
+    let cfg = b.task(
+        n,
+        "/bin/sh",
+        &["-c", "echo $$ > $NOMAD_TASK_DIR/pid; exec sleep 600"],
+    )?;
+    let pid_file = PathBuf::from(&cfg.alloc_dir).join("bench/local/pid");
+    let (id, _) = b.start(cfg).await?;
+    let pid = {
+        let t0 = Instant::now();
+        loop {
+            if let Some(p) = std::fs::read_to_string(&pid_file)
+                .ok()
+                .and_then(|s| s.trim().parse::<i32>().ok())
+            {
+                break p;
+            }
+            anyhow::ensure!(t0.elapsed() < Duration::from_secs(10), "no pid file");
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    };
+    let mut c = b.client.clone();
+    let wid = id.clone();
+    let waiter = tokio::spawn(async move { c.wait_task(WaitTaskRequest { task_id: wid }).await });
+    // Let the WaitTask call reach the plugin and park.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let t0 = Instant::now();
+    // SAFETY: kill(2) on the pid our own task wrote.
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    let resp = waiter.await??.into_inner();
+    let took = t0.elapsed();
+    anyhow::ensure!(resp.err.is_empty(), "WaitTask: {}", resp.err);
+    b.destroy(&id).await?;
+    Ok(took)
+}
+
+/// MiB/s of stdout through one ExecTaskStreaming session running
+/// `head -c <mb>M /dev/zero` inside a running task.
+async fn exec_throughput(b: &Bench, id: &str, mb: usize) -> anyhow::Result<f64> {
+    let (tx, rx) = mpsc::unbounded::<ExecTaskStreamingRequest>();
+    tx.unbounded_send(ExecTaskStreamingRequest {
+        setup: Some(Setup {
+            task_id: id.into(),
+            command: vec![
+                "head".into(),
+                "-c".into(),
+                format!("{mb}M"),
+                "/dev/zero".into(),
+            ],
+            tty: false,
+        }),
+        ..Default::default()
+    })?;
+    tx.unbounded_send(ExecTaskStreamingRequest {
+        stdin: Some(ExecTaskStreamingIoOperation {
+            data: Vec::new(),
+            close: true,
+        }),
+        ..Default::default()
+    })?;
+    let mut c = b.client.clone();
+    let t0 = Instant::now();
+    let mut stream = c.exec_task_streaming(rx).await?.into_inner();
+    let mut bytes = 0u64;
+    let mut exited = false;
+    while let Some(m) = stream.message().await? {
+        if let Some(o) = m.stdout {
+            bytes += o.data.len() as u64;
+        }
+        if m.exited {
+            exited = true;
+        }
+    }
+    let took = t0.elapsed();
+    drop(tx);
+    anyhow::ensure!(exited, "exec session ended without an exit result");
+    anyhow::ensure!(
+        bytes == (mb as u64) << 20,
+        "exec delivered {bytes} bytes, expected {}",
+        (mb as u64) << 20
+    );
+    Ok(bytes as f64 / (1024.0 * 1024.0) / took.as_secs_f64())
+}
+
+/// Opens one TaskStats stream (1 s interval) per task, lets them settle,
+/// then reads the plugin's CPU time over the window.
+async fn stats_cost(b: &Bench, ids: &[String], secs: u64, f: &mut Figures) -> anyhow::Result<()> {
+    let pid = b.plugin.pid().context("plugin gone")?;
+    let msgs = Arc::new(AtomicU64::new(0));
+    let live = Arc::new(AtomicU64::new(0));
+    // A connection of its own: cancelling a thousand streams at once is
+    // itself a load pattern some servers answer with GOAWAY, and that must
+    // not take the benchmark's main connection down.
+    let stats_client = DriverClient::new(
+        nomad_plugin_testkit::launch::connect(&b.plugin.address().endpoint).await?,
+    );
+    let mut readers = Vec::new();
+    for id in ids {
+        let mut c = stats_client.clone();
+        let (msgs, live, id) = (msgs.clone(), live.clone(), id.clone());
+        readers.push(tokio::spawn(async move {
+            let req = TaskStatsRequest {
+                task_id: id,
+                collection_interval: Some(nomad_plugin_proto::prost_types::Duration {
+                    seconds: 1,
+                    nanos: 0,
+                }),
+            };
+            let Ok(resp) = c.task_stats(req).await else {
+                return;
+            };
+            let mut s = resp.into_inner();
+            let mut first = true;
+            while let Ok(Some(_)) = s.message().await {
+                if first {
+                    live.fetch_add(1, Ordering::Relaxed);
+                    first = false;
+                }
+                msgs.fetch_add(1, Ordering::Relaxed);
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (c0, m0, t0) = (
+        cpu_ticks(pid).context("no /proc stat")?,
+        msgs.load(Ordering::Relaxed),
+        Instant::now(),
+    );
+    tokio::time::sleep(Duration::from_secs(secs)).await;
+    let c1 = cpu_ticks(pid).context("no /proc stat")?;
+    let wall = t0.elapsed().as_secs_f64();
+    f.stats_cpu = (c1 - c0) as f64 / ticks_per_sec() / wall * 100.0;
+    f.stats_msgs = msgs.load(Ordering::Relaxed) - m0;
+    f.stats_live = live.load(Ordering::Relaxed) as usize;
+    f.stats_streams = ids.len();
+    for r in readers {
+        r.abort();
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut probe = stats_client.clone();
+    if let Err(e) = probe
+        .inspect_task(InspectTaskRequest {
+            task_id: ids.first().cloned().unwrap_or_default(),
+        })
+        .await
+    {
+        eprintln!(
+            "stats connection after cancelling {} streams: {e}",
+            ids.len()
+        );
+    }
+    Ok(())
+}
+
+async fn measure(name: &str, binary: &Path) -> anyhow::Result<Figures> {
+    let launches = env_usize("BENCH_LAUNCHES", 50);
+    let tasks = env_usize("BENCH_TASKS", 1000);
+    let rpc_secs = env_usize("BENCH_RPC_SECS", 3) as u64;
+    let waits = env_usize("BENCH_WAITS", 30);
+    let exec_mb = env_usize("BENCH_EXEC_MB", 64);
+    let stats_tasks = env_usize("BENCH_STATS_TASKS", tasks);
+    let stats_secs = env_usize("BENCH_STATS_SECS", 10) as u64;
+
+    let mut f = Figures {
+        size: std::fs::metadata(binary)?.len(),
+        ..Default::default()
+    };
+    eprintln!("[{name}] {launches} launches");
+    spawn_handshake(binary, &mut f, launches).await?;
+
+    let mut b = Bench::launch(binary).await?;
+    let result = async {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        f.rss_idle = b.plugin.rss_bytes().unwrap_or(0);
+
+        eprintln!("[{name}] RPC rate, WaitTask, exec");
+        let cfg = b.task(0, "sleep", &["600"])?;
+        let (probe, _) = b.start(cfg).await?;
+        f.rpc1 = rpc_rate(&b, &probe, 1, rpc_secs).await?;
+        f.rpc16 = rpc_rate(&b, &probe, 16, rpc_secs).await?;
+        for i in 0..waits {
+            let d = wait_latency(&mut b, 1 + i).await?;
+            f.wait.push(d);
+        }
+        f.wait.sort();
+        // Best of three sessions: the first pays for page-cache warm-up.
+        for _ in 0..3 {
+            let r = exec_throughput(&b, &probe, exec_mb).await?;
+            f.exec_mbps = f.exec_mbps.max(r);
+        }
+        b.destroy(&probe).await?;
+
+        eprintln!("[{name}] {tasks} tasks");
+        let mut ids = Vec::with_capacity(tasks);
+        for i in 0..tasks {
+            let cfg = b.task(10_000 + i, "sleep", &["600"])?;
+            let (id, took) = b.start(cfg).await?;
+            f.start.push(took);
+            ids.push(id);
+        }
+        f.start.sort();
+        f.tasks = ids.len();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        f.rss_loaded = b.plugin.rss_bytes().unwrap_or(0);
+
+        eprintln!("[{name}] TaskStats on {stats_tasks} tasks for {stats_secs}s");
+        stats_cost(&b, &ids[..stats_tasks.min(ids.len())], stats_secs, &mut f).await?;
+
+        eprintln!("[{name}] destroying");
+        for id in &ids {
+            b.destroy(id).await?;
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        f.rss_destroyed = b.plugin.rss_bytes().unwrap_or(0);
+        anyhow::Ok(())
+    }
+    .await;
+    let left = b.reap_leftovers();
+    if left > 0 {
+        eprintln!("[{name}] killed {left} task processes the driver left behind");
+    }
+    let Bench { plugin, work, .. } = b;
+    plugin.kill().await?;
+    // Processes started after the last scan (none expected) go too.
+    drop(work);
+    result?;
+    Ok(f)
+}
+
+fn ms(d: Duration) -> String {
+    let ms = d.as_secs_f64() * 1000.0;
+    if ms < 10.0 {
+        format!("{ms:.2}")
+    } else {
+        format!("{ms:.1}")
+    }
+}
+
+fn mib(b: u64) -> String {
+    format!("{:.1}", b as f64 / (1024.0 * 1024.0))
+}
+
+fn median_u64(v: &[u64]) -> u64 {
+    v.get(v.len() / 2).copied().unwrap_or(0)
+}
+
+fn main() -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    rt.block_on(run())
+}
+
+async fn run() -> anyhow::Result<()> {
+    let Some(rust) = std::env::var_os("BENCH_RUST_DRIVER").map(PathBuf::from) else {
+        anyhow::bail!("set BENCH_RUST_DRIVER (cargo xtask bench does this)");
+    };
+    let Some(go) = std::env::var_os("BENCH_GO_DRIVER").map(PathBuf::from) else {
+        anyhow::bail!("set BENCH_GO_DRIVER (cargo xtask bench does this)");
+    };
+    let r = measure("rsexec", &rust).await?;
+    let g = measure("go-exec-driver", &go).await?;
+
+    let dur = |v: &[Duration]| {
+        format!(
+            "{} / {} / {}",
+            ms(pct(v, 0.0)),
+            ms(pct(v, 0.5)),
+            ms(pct(v, 0.99))
+        )
+    };
+    let rd = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64().max(f64::MIN_POSITIVE);
+    let rf = |a: f64, b: f64| a / b.max(f64::MIN_POSITIVE);
+    let rows: Vec<(String, String, String, f64)> = vec![
+        (
+            format!(
+                "spawn→handshake, ms (min / median / p99, {} launches)",
+                r.handshake.len()
+            ),
+            dur(&r.handshake),
+            dur(&g.handshake),
+            rd(pct(&r.handshake, 0.5), pct(&g.handshake, 0.5)),
+        ),
+        (
+            "RSS right after handshake, MiB (median)".into(),
+            mib(median_u64(&r.rss_handshake)),
+            mib(median_u64(&g.rss_handshake)),
+            rf(
+                median_u64(&r.rss_handshake) as f64,
+                median_u64(&g.rss_handshake) as f64,
+            ),
+        ),
+        (
+            "idle RSS, configured, MiB".into(),
+            mib(r.rss_idle),
+            mib(g.rss_idle),
+            rf(r.rss_idle as f64, g.rss_idle as f64),
+        ),
+        (
+            format!("RSS with {} running tasks, MiB", r.tasks),
+            mib(r.rss_loaded),
+            mib(g.rss_loaded),
+            rf(r.rss_loaded as f64, g.rss_loaded as f64),
+        ),
+        (
+            "RSS after destroying them, MiB".into(),
+            mib(r.rss_destroyed),
+            mib(g.rss_destroyed),
+            rf(r.rss_destroyed as f64, g.rss_destroyed as f64),
+        ),
+        (
+            "InspectTask rate, 1 client, RPC/s".into(),
+            format!("{:.0}", r.rpc1),
+            format!("{:.0}", g.rpc1),
+            rf(r.rpc1, g.rpc1),
+        ),
+        (
+            "InspectTask rate, 16 concurrent clients, RPC/s".into(),
+            format!("{:.0}", r.rpc16),
+            format!("{:.0}", g.rpc16),
+            rf(r.rpc16, g.rpc16),
+        ),
+        (
+            format!(
+                "StartTask→running, ms (min / median / p99, {} tasks)",
+                r.start.len()
+            ),
+            dur(&r.start),
+            dur(&g.start),
+            rd(pct(&r.start, 0.5), pct(&g.start, 0.5)),
+        ),
+        (
+            format!(
+                "WaitTask wake-up after the task's exit, ms (min / median / p99, {} exits)",
+                r.wait.len()
+            ),
+            dur(&r.wait),
+            dur(&g.wait),
+            rd(pct(&r.wait, 0.5), pct(&g.wait, 0.5)),
+        ),
+        (
+            "ExecTaskStreaming stdout, MiB/s (best of 3)".into(),
+            format!("{:.0}", r.exec_mbps),
+            format!("{:.0}", g.exec_mbps),
+            rf(r.exec_mbps, g.exec_mbps),
+        ),
+        (
+            format!(
+                "TaskStats streams (1 s interval): CPU % of the plugin, {} streams",
+                r.stats_streams
+            ),
+            format!("{:.1}", r.stats_cpu),
+            format!("{:.1}", g.stats_cpu),
+            rf(r.stats_cpu, g.stats_cpu),
+        ),
+        (
+            "… streams that delivered stats / messages per second".into(),
+            format!(
+                "{} / {:.0}",
+                r.stats_live,
+                r.stats_msgs as f64 / env_usize("BENCH_STATS_SECS", 10) as f64
+            ),
+            format!(
+                "{} / {:.0}",
+                g.stats_live,
+                g.stats_msgs as f64 / env_usize("BENCH_STATS_SECS", 10) as f64
+            ),
+            rf(r.stats_msgs as f64, g.stats_msgs as f64),
+        ),
+        (
+            "binary size, MiB".into(),
+            mib(r.size),
+            mib(g.size),
+            rf(r.size as f64, g.size as f64),
+        ),
+    ];
+    println!("\n| measure | Rust (rsexec) | Go (go-exec-driver) | Rust/Go |");
+    println!("|---|---|---|---|");
+    for (what, rv, gv, ratio) in rows {
+        println!("| {what} | {rv} | {gv} | {ratio:.2} |");
+    }
+    Ok(())
+}
