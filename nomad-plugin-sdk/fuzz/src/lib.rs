@@ -7,6 +7,10 @@
 //! every corpus file, so a crash fixed once stays fixed without nightly.
 #![allow(dead_code)]
 
+#[cfg(not(fuzzing))]
+#[path = "stable.rs"]
+pub mod stable;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -97,11 +101,7 @@ pub fn cty_msgpack(data: &[u8]) {
             }
         }
     }
-    for ty in [
-        cty::Type::String,
-        cty::Type::Number,
-        cty::Type::Dynamic,
-    ] {
+    for ty in [cty::Type::String, cty::Type::Number, cty::Type::Dynamic] {
         let _ = msgpack::decode(data, &ty);
     }
 }
@@ -119,7 +119,10 @@ pub fn hclspec_proto(data: &[u8]) {
     let _ = spec.validate();
     let _ = spec.implied_type();
     let back = Spec::from_proto(&spec.to_proto());
-    assert!(back.is_ok(), "a converted spec does not convert back: {back:?}");
+    assert!(
+        back.is_ok(),
+        "a converted spec does not convert back: {back:?}"
+    );
 }
 
 /// The JSON driver state Nomad hands back in `RecoverTask` (the SDK decodes
