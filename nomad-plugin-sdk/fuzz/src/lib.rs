@@ -7,7 +7,6 @@
 //! every corpus file, so a crash fixed once stays fixed without nightly.
 #![allow(dead_code)]
 
-#[cfg(not(fuzzing))]
 #[path = "stable.rs"]
 pub mod stable;
 

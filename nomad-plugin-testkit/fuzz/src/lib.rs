@@ -6,7 +6,6 @@
 //! (`nomad-plugin-testkit/tests/corpus.rs`), which replays every corpus file.
 #![allow(dead_code)]
 
-#[cfg(not(fuzzing))]
 #[path = "../../../nomad-plugin-sdk/fuzz/src/stable.rs"]
 pub mod stable;
 
