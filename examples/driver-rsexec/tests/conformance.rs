@@ -8,7 +8,7 @@ use nomad_plugin_testkit::driver::DriverSuite;
 async fn rsexec_passes_the_driver_suite() {
     let state = std::env::temp_dir().join(format!("rsexec-suite-{}", std::process::id()));
     let report = DriverSuite::new(env!("CARGO_BIN_EXE_rsexec"))
-        .plugin_config_hcl(&format!("state_dir = {:?}\n", state.display().to_string()))
+        .plugin_config_hcl(format!("state_dir = {:?}\n", state.display().to_string()))
         .run()
         .await;
     println!("{report}");

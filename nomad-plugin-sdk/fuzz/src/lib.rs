@@ -144,8 +144,11 @@ pub fn task_config(data: &[u8]) {
     }
 }
 
+/// A fuzz entry point.
+pub type Target = fn(&[u8]);
+
 /// The targets by name, for the corpus replay and the stable fallback.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("cty_msgpack", cty_msgpack),
     ("hclspec_proto", hclspec_proto),
     ("driver_state", driver_state),

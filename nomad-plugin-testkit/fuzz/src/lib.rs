@@ -88,8 +88,11 @@ pub fn hclog(data: &[u8]) {
     let _ = parse_stderr_line(&line);
 }
 
+/// A fuzz entry point.
+pub type Target = fn(&[u8]);
+
 /// The targets by name, for the corpus replay and the stable fallback.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("hcl_decode", hcl_decode),
     ("handshake", handshake),
     ("hclog", hclog),
