@@ -41,7 +41,10 @@ fn write_spec_seeds() {
         ("rsexec-task", entry::RsExecTask::schema()),
         ("mount", entry::Mount::schema()),
     ] {
-        std::fs::write(dir.join(format!("{name}.pb")), spec.to_proto().encode_to_vec())
-            .expect("write seed");
+        std::fs::write(
+            dir.join(format!("{name}.pb")),
+            spec.to_proto().encode_to_vec(),
+        )
+        .expect("write seed");
     }
 }
