@@ -235,7 +235,6 @@ fn sh_config(script: &str) -> Vec<u8> {
 }
 
 #[tokio::test]
-#[ignore = "written but not yet seen passing: run with --ignored"]
 async fn rsexec_refuses_huge_and_nested_configs_and_survives_stop_destroy_races() {
     let dir = std::env::temp_dir().join(format!("hostile-rsexec-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
