@@ -16,6 +16,9 @@ commands:
   test-new-plugins
           generate one plugin of every kind under target/xtask-new-plugin/ and run their tests
           (also the last step of `test`)
+  fuzz    run every fuzz target for --seconds N each (default 60) with cargo-fuzz on nightly; without
+          nightly or cargo-fuzz, replay the corpora plus --runs N (default 20000) mutated inputs per
+          target on stable (no coverage guidance: a smoke test, not fuzzing)
 ";
 
 fn main() -> Result<()> {
@@ -28,6 +31,7 @@ fn main() -> Result<()> {
         "bench" => bench(&rest),
         "new-plugin" => new_plugin_cmd(&rest),
         "test-new-plugins" => test_generated_plugins(),
+        "fuzz" => fuzz(&rest),
         "" | "help" | "-h" | "--help" => {
             print!("{USAGE}");
             Ok(())
@@ -375,4 +379,78 @@ fn bench(extra: &[String]) -> Result<()> {
         .env("BENCH_RUST_DRIVER", target_dir().join("release/rsexec"))
         .env("BENCH_GO_DRIVER", go_driver)
         .args(extra))
+}
+
+/// The fuzz crates, relative to the root: each is its own cargo workspace,
+/// excluded from the main one so that normal builds need no nightly.
+const FUZZ_CRATES: &[&str] = &["nomad-plugin-sdk/fuzz", "nomad-plugin-testkit/fuzz"];
+
+/// `cargo xtask fuzz [--seconds N] [--runs N] [--stable]`.
+fn fuzz(args: &[String]) -> Result<()> {
+    let mut seconds: u64 = 60;
+    let mut runs: u64 = 20_000;
+    let mut force_stable = false;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--seconds" => seconds = it.next().context("--seconds needs a value")?.parse()?,
+            "--runs" => runs = it.next().context("--runs needs a value")?.parse()?,
+            "--stable" => force_stable = true,
+            other => bail!("unknown fuzz option `{other}`"),
+        }
+    }
+    let nightly = !force_stable
+        && Command::new("cargo")
+            .args(["+nightly", "fuzz", "--version"])
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false);
+    if !nightly {
+        eprintln!(
+            "xtask: no nightly toolchain with cargo-fuzz (or --stable): running the stable \
+             fallback, corpus + {runs} mutated inputs per target, without coverage guidance"
+        );
+    }
+    for krate in FUZZ_CRATES {
+        let dir = root().join(krate);
+        // The fuzz crates sit inside a package directory, so run cargo from
+        // there: cargo fuzz finds `fuzz/` below the current directory.
+        let parent = dir.parent().context("fuzz crate without parent")?;
+        if !nightly {
+            run(Command::new("cargo")
+                .current_dir(&dir)
+                .args(["test", "--release", "--test", "stable", "--", "--nocapture"])
+                .env("FUZZ_RUNS", runs.to_string()))?;
+            continue;
+        }
+        let list = Command::new("cargo")
+            .current_dir(parent)
+            .args(["+nightly", "fuzz", "list"])
+            .output()
+            .context("cargo fuzz list")?;
+        if !list.status.success() {
+            bail!("cargo fuzz list failed in {}", parent.display());
+        }
+        for target in String::from_utf8_lossy(&list.stdout).lines() {
+            let target = target.trim();
+            if target.is_empty() {
+                continue;
+            }
+            // Fuzz into a scratch corpus so a run does not flood the checked
+            // in seeds; the seeds are read as a second corpus directory.
+            let scratch = dir.join("target/corpus").join(target);
+            std::fs::create_dir_all(&scratch)?;
+            run(Command::new("cargo")
+                .current_dir(parent)
+                .args(["+nightly", "fuzz", "run", "-O", target])
+                .arg(&scratch)
+                .arg(dir.join("corpus").join(target))
+                .args([
+                    "--",
+                    &format!("-max_total_time={seconds}"),
+                    "-max_len=65536",
+                ]))?;
+        }
+    }
+    Ok(())
 }

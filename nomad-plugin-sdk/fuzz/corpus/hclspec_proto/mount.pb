@@ -1,0 +1,10 @@
+
+O
+-
+readonly!J
+
+readonlybool	R
+false
+
+source
+sourcestring

@@ -1,0 +1,3 @@
+command = "x"
+env = {}
+args = ["${"a"}", "", "multi\nline"]

@@ -1,0 +1,3 @@
+image = "x"
+mount {
+  source = "a"
