@@ -156,11 +156,14 @@ impl RsExec {
         });
     }
 
-    /// Watches a supervisor started by an earlier plugin process.
+    /// Watches a supervisor started by an earlier plugin process. It is
+    /// not our child, so it cannot be waited for: its pidfd becomes
+    /// readable when it exits, and the async reactor watches that, so any
+    /// number of recovered tasks costs no threads.
     fn watch_pid(task: Arc<Task>) {
         let (pid, start) = task.state.supervisor;
-        tokio::task::spawn_blocking(move || {
-            wait_for_exit(pid, start);
+        tokio::spawn(async move {
+            wait_for_exit(pid, start).await;
             finish(&task);
         });
     }
@@ -189,31 +192,49 @@ fn finish(task: &Task) {
     task.exit.exited(exit);
 }
 
-/// Blocks until process `pid` (started at `start`) is gone: pidfd + poll,
-/// no polling loop.
-fn wait_for_exit(pid: i32, start: u64) {
+/// Returns once process `pid` (started at `start`) is gone: pidfd in the
+/// async reactor, no polling loop.
+async fn wait_for_exit(pid: i32, start: u64) {
+    use std::os::fd::FromRawFd;
     if !process::same_process_alive(pid, start) {
         return;
     }
-    // SAFETY: plain syscall; the descriptor is checked and closed below.
+    // SAFETY: plain syscall; the descriptor is checked, then owned.
     let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } as i32;
     if fd < 0 {
         return;
     }
+    // SAFETY: pidfd_open returned a new descriptor nothing else owns.
+    let pidfd = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
     // The pid could have been reused between the check and pidfd_open.
-    if process::same_process_alive(pid, start) {
-        let mut pfd = libc::pollfd {
-            fd,
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: one valid pollfd.
-        while unsafe { libc::poll(&mut pfd, 1, -1) } < 0
-            && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted
-        {}
+    if !process::same_process_alive(pid, start) {
+        return;
     }
-    // SAFETY: closing the descriptor we opened.
-    unsafe { libc::close(fd) };
+    // SAFETY: `pidfd` is owned by the AsyncFd for as long as it is
+    // registered, and never closed or replaced behind its back.
+    match unsafe { tokio::io::unix::AsyncFd::register(pidfd) } {
+        Ok(afd) => {
+            let _ = afd.readable().await;
+        }
+        Err(e) => {
+            let (pidfd, error) = e.into_parts();
+            tracing::warn!(pid, error = %error, "cannot watch the supervisor's pidfd; waiting on a thread");
+            let _ = tokio::task::spawn_blocking(move || {
+                use std::os::fd::AsRawFd;
+                let mut pfd = libc::pollfd {
+                    fd: pidfd.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                };
+                // SAFETY: one valid pollfd over a descriptor we own.
+                while unsafe { libc::poll(&mut pfd, 1, -1) } < 0
+                    && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted
+                {
+                }
+            })
+            .await;
+        }
+    }
 }
 
 #[async_trait::async_trait]
