@@ -10,6 +10,12 @@
 #[path = "stable.rs"]
 pub mod stable;
 
+#[cfg(feature = "fuzzing")]
+#[path = "csi.rs"]
+mod csi;
+#[cfg(feature = "fuzzing")]
+pub use csi::csi_request;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -153,4 +159,6 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("hclspec_proto", hclspec_proto),
     ("driver_state", driver_state),
     ("task_config", task_config),
+    #[cfg(feature = "fuzzing")]
+    ("csi_request", csi_request),
 ];

@@ -63,6 +63,9 @@
 
 mod controller;
 mod error;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod grpc;
 mod idempotency;
 mod identity;

@@ -81,13 +81,55 @@ pub fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::aws_lc_rs::default_provider())
 }
 
-/// Accepts exactly one client certificate and checks that the peer holds
-/// its key.
+/// One pinned peer certificate: the only one accepted, whatever its
+/// issuer (go-plugin's certificates are self-signed CA-as-leaf, which
+/// webpki refuses), plus the signature checks that prove the peer holds its
+/// key. Both directions of AutoMTLS use it.
 #[derive(Debug)]
-struct PinnedClient {
+struct Pinned {
     cert: CertificateDer<'static>,
     provider: Arc<CryptoProvider>,
 }
+
+impl Pinned {
+    fn check(&self, presented: &CertificateDer<'_>, refusal: &str) -> Result<(), rustls::Error> {
+        if presented.as_ref() == self.cert.as_ref() {
+            Ok(())
+        } else {
+            Err(rustls::Error::General(refusal.into()))
+        }
+    }
+
+    fn tls12(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        let algs = &self.provider.signature_verification_algorithms;
+        rustls::crypto::verify_tls12_signature(message, cert, dss, algs)
+    }
+
+    fn tls13(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        let algs = &self.provider.signature_verification_algorithms;
+        rustls::crypto::verify_tls13_signature(message, cert, dss, algs)
+    }
+
+    fn schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+/// Accepts exactly one client certificate (PLUGIN_CLIENT_CERT).
+#[derive(Debug)]
+struct PinnedClient(Pinned);
 
 impl ClientCertVerifier for PinnedClient {
     fn root_hint_subjects(&self) -> &[DistinguishedName] {
@@ -100,13 +142,11 @@ impl ClientCertVerifier for PinnedClient {
         _intermediates: &[CertificateDer<'_>],
         _now: UnixTime,
     ) -> Result<ClientCertVerified, rustls::Error> {
-        if end_entity.as_ref() == self.cert.as_ref() {
-            Ok(ClientCertVerified::assertion())
-        } else {
-            Err(rustls::Error::General(
-                "client certificate is not the one the host announced in PLUGIN_CLIENT_CERT".into(),
-            ))
-        }
+        self.0.check(
+            end_entity,
+            "client certificate is not the one the host announced in PLUGIN_CLIENT_CERT",
+        )?;
+        Ok(ClientCertVerified::assertion())
     }
 
     fn verify_tls12_signature(
@@ -115,12 +155,7 @@ impl ClientCertVerifier for PinnedClient {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
+        self.0.tls12(message, cert, dss)
     }
 
     fn verify_tls13_signature(
@@ -129,18 +164,11 @@ impl ClientCertVerifier for PinnedClient {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
+        self.0.tls13(message, cert, dss)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
+        self.0.schemes()
     }
 }
 
@@ -160,10 +188,10 @@ pub(crate) fn server(client_cert_pem: &str) -> Result<ServerTls, ServeError> {
     })?;
     let own = generate_cert().map_err(ServeError::Tls)?;
     let provider = provider();
-    let verifier = Arc::new(PinnedClient {
+    let verifier = Arc::new(PinnedClient(Pinned {
         cert: client,
         provider: provider.clone(),
-    });
+    }));
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
         .map_err(|e| ServeError::Tls(e.to_string()))?
@@ -256,12 +284,9 @@ where
 }
 
 /// Accepts exactly one server certificate (the one from the handshake
-/// line) and checks that the peer holds its key.
+/// line).
 #[derive(Debug)]
-struct PinnedServer {
-    cert: CertificateDer<'static>,
-    provider: Arc<CryptoProvider>,
-}
+struct PinnedServer(Pinned);
 
 impl rustls::client::danger::ServerCertVerifier for PinnedServer {
     fn verify_server_cert(
@@ -272,14 +297,11 @@ impl rustls::client::danger::ServerCertVerifier for PinnedServer {
         _ocsp_response: &[u8],
         _now: UnixTime,
     ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
-        if end_entity.as_ref() == self.cert.as_ref() {
-            Ok(rustls::client::danger::ServerCertVerified::assertion())
-        } else {
-            Err(rustls::Error::General(
-                "server certificate is not the one the plugin announced in its handshake line"
-                    .into(),
-            ))
-        }
+        self.0.check(
+            end_entity,
+            "server certificate is not the one the plugin announced in its handshake line",
+        )?;
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
     }
 
     fn verify_tls12_signature(
@@ -288,12 +310,7 @@ impl rustls::client::danger::ServerCertVerifier for PinnedServer {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
+        self.0.tls12(message, cert, dss)
     }
 
     fn verify_tls13_signature(
@@ -302,18 +319,11 @@ impl rustls::client::danger::ServerCertVerifier for PinnedServer {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
+        self.0.tls13(message, cert, dss)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
+        self.0.schemes()
     }
 }
 
@@ -324,10 +334,10 @@ pub fn client_config(
     own: &GeneratedCert,
     server_der: &[u8],
 ) -> Result<rustls::ClientConfig, String> {
-    let verifier = Arc::new(PinnedServer {
+    let verifier = Arc::new(PinnedServer(Pinned {
         cert: CertificateDer::from(server_der.to_vec()),
         provider: provider(),
-    });
+    }));
     let mut config = rustls::ClientConfig::builder_with_provider(provider())
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
         .map_err(|e| e.to_string())?

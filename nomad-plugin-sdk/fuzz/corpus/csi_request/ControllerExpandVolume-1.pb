@@ -1,0 +1,4 @@
+
+vol-1€€€€
+tokens3cr3t"
+ext4noatime

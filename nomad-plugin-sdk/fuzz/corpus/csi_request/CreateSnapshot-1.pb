@@ -1,0 +1,3 @@
+
+vol-1snap-1
+tokens3cr3t
