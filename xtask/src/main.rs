@@ -12,7 +12,7 @@ commands:
   bench   build the runtime probes (Rust and Go) in release mode and print launch figures side by side
   new-plugin --kind KIND NAME [--path DIR]
           generate a standalone plugin crate with a conformance test
-          (KIND: device, apm, strategy, target, host-volume, secrets; more kinds as their templates land)
+          (KIND: driver, device, csi, apm, strategy, target, host-volume, secrets)
   test-new-plugins
           generate one plugin of every kind under target/xtask-new-plugin/ and run their tests
           (also the last step of `test`)
@@ -88,7 +88,9 @@ fn test(extra: &[String]) -> Result<()> {
 
 /// The kinds `new-plugin` has a template for (`xtask/templates/<kind>/`).
 const KINDS: &[&str] = &[
+    "driver",
     "device",
+    "csi",
     "apm",
     "strategy",
     "target",
