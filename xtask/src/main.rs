@@ -10,9 +10,11 @@ commands:
   test    install what the tests need (Go modules for the interop hosts) and run the whole test suite
   demo    build a reference plugin and drive it through the testkit as a Nomad client would
   bench   build the runtime probes (Rust and Go) in release mode and print launch figures side by side
-  new-plugin --kind KIND NAME [--path DIR]
+  new-plugin --kind KIND NAME [--path DIR] [--local]
           generate a standalone plugin crate with a conformance test
-          (KIND: device, apm, strategy, target, host-volume, secrets; more kinds as their templates land)
+          (KIND: driver, device, csi, apm, strategy, target, host-volume, secrets);
+          it depends on this checkout by path when generated inside it or with --local,
+          on the published crates otherwise
   test-new-plugins
           generate one plugin of every kind under target/xtask-new-plugin/ and run their tests
           (also the last step of `test`)
@@ -88,7 +90,9 @@ fn test(extra: &[String]) -> Result<()> {
 
 /// The kinds `new-plugin` has a template for (`xtask/templates/<kind>/`).
 const KINDS: &[&str] = &[
+    "driver",
     "device",
+    "csi",
     "apm",
     "strategy",
     "target",
@@ -100,16 +104,18 @@ fn templates() -> PathBuf {
     root().join("xtask/templates")
 }
 
-/// `cargo xtask new-plugin --kind KIND NAME [--path DIR]`.
+/// `cargo xtask new-plugin --kind KIND NAME [--path DIR] [--local]`.
 fn new_plugin_cmd(args: &[String]) -> Result<()> {
     let mut kind = None;
     let mut name = None;
     let mut path = None;
+    let mut local = false;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
             "--kind" => kind = Some(it.next().context("--kind needs a value")?.clone()),
             "--path" => path = Some(PathBuf::from(it.next().context("--path needs a value")?)),
+            "--local" => local = true,
             flag if flag.starts_with("--") => bail!("unknown option {flag}\n\n{USAGE}"),
             n if name.is_none() => name = Some(n.to_string()),
             extra => bail!("unexpected argument {extra:?}\n\n{USAGE}"),
@@ -124,7 +130,7 @@ fn new_plugin_cmd(args: &[String]) -> Result<()> {
         std::env::current_dir()?.join(dir)
     };
     let inside = dir.starts_with(root().canonicalize()?) || dir.starts_with(root());
-    new_plugin(&kind, &name, &dir, inside)?;
+    new_plugin(&kind, &name, &dir, inside || local)?;
     eprintln!(
         "xtask: generated a {kind} plugin in {}\n  cd {} && cargo test",
         dir.display(),

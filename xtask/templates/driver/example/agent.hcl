@@ -1,0 +1,8 @@
+plugin_dir = "/opt/nomad/plugins"
+
+plugin "{{name}}" {
+  config {
+    # Sent to stop a task whose job sets no kill_signal.
+    default_signal = "SIGINT"
+  }
+}
