@@ -50,6 +50,7 @@ async fn apm_procfs_passes() {
         "bad_query[]",
         "query_multiple",
         "still_serving",
+        "secrets.token_not_logged",
         "shutdown",
     ] {
         assert_eq!(

@@ -413,4 +413,36 @@ mod tests {
         ));
         std::fs::remove_dir_all(&dir).unwrap();
     }
+
+    #[tokio::test]
+    async fn socket_gets_the_configured_mode() {
+        let dir = std::env::temp_dir().join(format!("csi-mode-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        for (options, mode) in [
+            (
+                ServeOptions::new(
+                    Endpoint::parse(&format!("unix://{}/a/csi.sock", dir.display())).unwrap(),
+                ),
+                0o660,
+            ),
+            (
+                ServeOptions::new(
+                    Endpoint::parse(&format!("unix://{}/b/csi.sock", dir.display())).unwrap(),
+                )
+                .socket_mode(0o600),
+                0o600,
+            ),
+        ] {
+            let bound = bind(&options).unwrap();
+            let meta = std::fs::metadata(bound.path()).unwrap();
+            assert!(meta.file_type().is_socket());
+            assert_eq!(
+                meta.permissions().mode() & 0o777,
+                mode,
+                "{:?}",
+                bound.path()
+            );
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

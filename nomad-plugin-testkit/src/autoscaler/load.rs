@@ -6,7 +6,7 @@ use nomad_plugin_proto::autoscaler::base::base_plugin_service_client::BasePlugin
 use tonic::transport::Channel;
 
 use super::{call, show, AutoscalerSuite, PluginKind};
-use crate::launch::{Launcher, RunningPlugin};
+use crate::launch::{Launcher, RunningPlugin, StderrLine};
 use crate::report::SuiteReport;
 
 /// A launched plugin that passed the manager's checks.
@@ -34,7 +34,11 @@ pub(crate) async fn load_checked(
     suite: &AutoscalerSuite,
     report: &mut SuiteReport,
 ) -> Option<Loaded> {
-    let mut launcher = Launcher::autoscaler(&suite.binary).null_stdin();
+    // The most verbose level our SDK's plugins know, so a secret that any
+    // log statement would reveal shows up (Go plugins ignore it).
+    let mut launcher = Launcher::autoscaler(&suite.binary)
+        .null_stdin()
+        .env("NOMAD_PLUGIN_LOG_LEVEL", "trace");
     for a in &suite.args {
         launcher = launcher.arg(a);
     }
@@ -183,6 +187,54 @@ pub(crate) async fn still_serving(loaded: &Loaded, report: &mut SuiteReport) {
     report.record("still_serving", result);
 }
 
+/// The operator's `nomad_token` (an ACL secret) must never reach the
+/// plugin's log output, which the agent copies into its own log at the
+/// plugin's levels: no line, message or field may contain it.
+pub(crate) fn token_not_logged(suite: &AutoscalerSuite, loaded: &Loaded, report: &mut SuiteReport) {
+    let config = suite.merged_config();
+    let Some(token) = config.get_non_empty("nomad_token") else {
+        report.skip(
+            "secrets.token_not_logged",
+            "no nomad_token in the config this suite sent",
+        );
+        return;
+    };
+    let logs = loaded.plugin.logs();
+    let leaked = logs.iter().find(|line| line_contains(line, token));
+    let result = match leaked {
+        None => Ok(format!(
+            "{} log lines at level trace, none contains the nomad_token",
+            logs.len()
+        )),
+        Some(line) => Err(format!(
+            "the nomad_token appears in the plugin's log output ({}); the agent would write \
+             the ACL secret into its own log",
+            describe(line)
+        )),
+    };
+    report.record("secrets.token_not_logged", result);
+}
+
+fn line_contains(line: &StderrLine, needle: &str) -> bool {
+    match line {
+        StderrLine::Raw(text) | StderrLine::Invalid { line: text, .. } => text.contains(needle),
+        StderrLine::Log(entry) => {
+            entry.message.contains(needle)
+                || entry
+                    .fields
+                    .iter()
+                    .any(|(k, v)| k.contains(needle) || v.to_string().contains(needle))
+        }
+    }
+}
+
+fn describe(line: &StderrLine) -> String {
+    match line {
+        StderrLine::Raw(_) | StderrLine::Invalid { .. } => "a raw stderr line".into(),
+        StderrLine::Log(entry) => format!("log entry {:?}", entry.message),
+    }
+}
+
 /// go-plugin's `Kill`: `Shutdown`, then SIGKILL after two seconds.
 pub(crate) async fn shutdown(loaded: Loaded, report: &mut SuiteReport) {
     let result = match loaded.plugin.kill().await {
@@ -198,4 +250,36 @@ pub(crate) async fn shutdown(loaded: Loaded, report: &mut SuiteReport) {
         Err(e) => Err(e.to_string()),
     };
     report.record("shutdown", result);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::launch::parse_stderr_line;
+
+    const T: &str = "tok-123";
+
+    #[test]
+    fn a_token_anywhere_in_a_line_is_found() {
+        for line in [
+            r#"{"@level":"debug","@message":"using tok-123","@timestamp":"2024-01-01T00:00:00.000000Z"}"#,
+            r#"{"@level":"info","@message":"config","@timestamp":"2024-01-01T00:00:00.000000Z","nomad_token":"tok-123"}"#,
+            r#"{"@level":"info","@message":"config","@timestamp":"2024-01-01T00:00:00.000000Z","cfg":{"nested":["x tok-123 y"]}}"#,
+            r#"{"@level":"info","@message":"m","@timestamp":"2024-01-01T00:00:00.000000Z","tok-123":1}"#,
+            "panic: bad token tok-123",
+            r#"{"@level":7,"@message":"tok-123"}"#,
+        ] {
+            assert!(line_contains(&parse_stderr_line(line), T), "{line}");
+        }
+    }
+
+    #[test]
+    fn lines_without_the_token_pass() {
+        for line in [
+            r#"{"@level":"info","@message":"config","@timestamp":"2024-01-01T00:00:00.000000Z","nomad_token":"<redacted>"}"#,
+            "plain text",
+        ] {
+            assert!(!line_contains(&parse_stderr_line(line), T), "{line}");
+        }
+    }
 }

@@ -158,9 +158,12 @@ impl AutoscalerSuite {
             args: Vec::new(),
             config: ConfigMap::new(),
             // What an agent with no `nomad` block and no NOMAD_* environment
-            // sends: only the API's default address.
+            // sends (the API's default address), plus an ACL token.
             agent_nomad: NomadConfig {
                 address: Some("http://127.0.0.1:4646".into()),
+                // A recognisable ACL token, so the suite can prove it never
+                // reaches the plugin's logs.
+                token: Some(SENTINEL_TOKEN.into()),
                 ..Default::default()
             },
             queries: Vec::new(),
@@ -208,8 +211,9 @@ impl AutoscalerSuite {
     }
 
     /// The agent's own Nomad settings, merged into the config unless it
-    /// sets `nomad_config_inherit = "false"` (default: just the address
-    /// `http://127.0.0.1:4646`, as a default agent sends).
+    /// sets `nomad_config_inherit = "false"` (default: the address
+    /// `http://127.0.0.1:4646`, as a default agent sends, and
+    /// [`SENTINEL_TOKEN`] as `nomad_token`).
     pub fn agent_nomad(mut self, nomad: NomadConfig) -> Self {
         self.agent_nomad = nomad;
         self
@@ -283,10 +287,16 @@ impl AutoscalerSuite {
             PluginKind::Target => target::run(&self, &plugin, &mut report).await,
         }
         load::still_serving(&plugin, &mut report).await;
+        load::token_not_logged(&self, &plugin, &mut report);
         load::shutdown(plugin, &mut report).await;
         report
     }
 }
+
+/// The `nomad_token` the suite's agent sends unless [`AutoscalerSuite::agent_nomad`]
+/// says otherwise; the `secrets.token_not_logged` check looks for it in the
+/// plugin's logs.
+pub const SENTINEL_TOKEN: &str = "a1b2c3d4-testkit-secret-never-log-me";
 
 /// The `driver` the agent would use for this binary: its file name.
 pub fn driver_name(binary: &Path) -> String {
