@@ -75,7 +75,11 @@ fn ensure_mdbook() -> Result<PathBuf> {
             // An unoptimised build installs about three times faster (4
             // instead of 13 minutes on two busy cores) and renders this
             // book, byte for byte the same, in seconds.
-            .args(["--debug", "--root"])
+            .arg("--debug")
+            // Without debug info the binary is a fraction of the size.
+            .env("CARGO_PROFILE_DEV_DEBUG", "false")
+            .env("CARGO_PROFILE_DEV_STRIP", "debuginfo")
+            .arg("--root")
             .arg(&tools),
     )?;
     match version_of(&local) {
