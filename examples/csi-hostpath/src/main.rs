@@ -169,13 +169,13 @@ fn build() -> anyhow::Result<(CsiPlugin, Endpoint)> {
         .get_volume_stats()
         .build();
     let mut plugin = CsiPlugin::new(hp).volume_accessibility_constraints();
-    // ANCHOR_END: services
     match args.mode.as_str() {
         "monolith" => plugin = plugin.controller(controller).node(node),
         "controller" => plugin = plugin.controller(controller),
         "node" => plugin = plugin.node(node),
         other => bail!("--mode must be monolith, controller or node, not {other:?}"),
     }
+    // ANCHOR_END: services
     Ok((plugin, endpoint))
 }
 
