@@ -6,7 +6,7 @@
 //! does not advertise. For csi-hostpath that is node expansion, volume
 //! health, modify volume (mutable parameters), group snapshots, the
 //! single-node-multi-writer modes and snapshot accessibility;
-//! docs/csi-plugins.md lists them with the reasons.
+//! docs/src/csi-plugins.md lists them with the reasons.
 
 mod support;
 

@@ -4,6 +4,8 @@ use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+mod book;
+
 const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
@@ -18,6 +20,8 @@ commands:
   test-new-plugins
           generate one plugin of every kind under target/xtask-new-plugin/ and run their tests
           (also the last step of `test`)
+  book    check the guide's links and build it with mdBook into target/book/ (installs the pinned
+          mdbook into target/tools/ the first time; also the last step of `test`)
   fuzz    run every fuzz target for --seconds N each (default 60) with cargo-fuzz on nightly; without
           nightly or cargo-fuzz, replay the corpora plus --runs N (default 20000) mutated inputs per
           target on stable (no coverage guidance: a smoke test, not fuzzing)
@@ -34,6 +38,7 @@ fn main() -> Result<()> {
         "new-plugin" => new_plugin_cmd(&rest),
         "test-new-plugins" => test_generated_plugins(),
         "fuzz" => fuzz(&rest),
+        "book" => book::book(&rest),
         "" | "help" | "-h" | "--help" => {
             print!("{USAGE}");
             Ok(())
@@ -84,8 +89,10 @@ fn test(extra: &[String]) -> Result<()> {
     run(cargo()
         .args(["test", "--workspace", "--all-features", "--all-targets"])
         .args(extra))?;
+    // The doc tests include the guide's code blocks (docs/doctests.rs).
     run(cargo().args(["test", "--workspace", "--all-features", "--doc"]))?;
-    test_generated_plugins()
+    test_generated_plugins()?;
+    book::book(&[])
 }
 
 /// The kinds `new-plugin` has a template for (`xtask/templates/<kind>/`).

@@ -4,7 +4,7 @@
 //! It samples `/proc/loadavg`, `/proc/stat` and `/proc/meminfo` every
 //! `sample_interval` into a ring buffer holding `retention` worth of
 //! samples, and answers each query from that history. The query syntax is in
-//! `src/query.rs`; `docs/autoscaler-plugins.md` shows an agent configuration.
+//! `src/query.rs`; `docs/src/autoscaler-plugins.md` shows an agent configuration.
 //!
 //! Config keys (`apm "procfs" { config = { ... } }`):
 //!

@@ -150,17 +150,18 @@ fn build() -> anyhow::Result<(CsiPlugin, Endpoint)> {
         Mounter::new(args.mount),
     )?);
 
+    // ANCHOR: services (shown in docs/src/csi-plugins.md)
     // What is registered here is what Nomad and csi-sanity are told.
     let controller = ControllerService::builder(hp.clone())
-        .create_delete_volume()
-        .publish_readonly()
-        .list_volumes_published_nodes()
+        .create_delete_volume() // needs impl CreateDeleteVolume
+        .publish_readonly() // flag; implies PUBLISH_UNPUBLISH_VOLUME
+        .list_volumes_published_nodes() // flag; implies LIST_VOLUMES
         .get_volume()
         .get_capacity()
         .create_delete_snapshot()
         .list_snapshots()
         .get_snapshot()
-        .clone_volume()
+        .clone_volume() // flag; lets CreateVolume take a volume source
         .expand_volume(ExpansionMode::Online)
         .build();
     let node = NodeService::builder(hp.clone())
@@ -174,6 +175,7 @@ fn build() -> anyhow::Result<(CsiPlugin, Endpoint)> {
         "node" => plugin = plugin.node(node),
         other => bail!("--mode must be monolith, controller or node, not {other:?}"),
     }
+    // ANCHOR_END: services
     Ok((plugin, endpoint))
 }
 

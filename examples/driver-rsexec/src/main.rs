@@ -34,6 +34,7 @@ mod driver;
 mod exec;
 mod supervisor;
 
+// ANCHOR: main (shown in docs/src/task-drivers.md)
 fn main() {
     let mut args = std::env::args_os().skip(1);
     if args.next().as_deref() == Some(std::ffi::OsStr::new("supervise")) {
@@ -45,3 +46,4 @@ fn main() {
     }
     nomad_plugin_sdk::driver::serve(driver::RsExec::default());
 }
+// ANCHOR_END: main
