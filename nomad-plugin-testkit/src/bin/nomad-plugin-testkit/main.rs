@@ -1,0 +1,713 @@
+//! `nomad-plugin-testkit`: certify or poke any Nomad plugin binary, Rust or
+//! Go, without its source and without a cluster.
+//!
+//! ```text
+//! nomad-plugin-testkit check PLUGIN_BIN [--kind K] [--config agent.hcl] [--task task.hcl]
+//!                            [--junit FILE] [--markdown FILE] [--report FILE.md|FILE.html]
+//!                            [-- PLUGIN_ARGS...]
+//! nomad-plugin-testkit launch PLUGIN_BIN [--config agent.hcl]
+//! ```
+
+mod capture;
+mod probe;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+use nomad_plugin_proto::nomad::base as basepb;
+use nomad_plugin_proto::nomad::base::base_plugin_client::BasePluginClient;
+use nomad_plugin_testkit::autoscaler::AutoscalerSuite;
+use nomad_plugin_testkit::common::{install_plugin, HostVolumeSuite, SecretsSuite};
+use nomad_plugin_testkit::csi::{run_suite as run_csi_suite, CsiLaunch, CsiPluginProcess};
+use nomad_plugin_testkit::device::{config_body, repl, DevicePlugin, DeviceSuite};
+use nomad_plugin_testkit::driver::{hcl_string, DriverSuite};
+use nomad_plugin_testkit::launch::Launcher;
+use nomad_plugin_testkit::report::{
+    format_duration, CheckEvent, CheckStatus, Progress, SuiteReport,
+};
+use nomad_plugin_testkit::verification::{Machine, VerificationReport};
+use tokio::io::AsyncBufReadExt;
+
+use capture::PluginLog;
+use probe::Facts;
+
+const USAGE: &str = "\
+usage:
+  nomad-plugin-testkit check PLUGIN_BIN [--kind KIND] [--config agent.hcl] [--task task.hcl]
+                             [--junit FILE] [--markdown FILE]
+                             [--report FILE.md|FILE.html]... [-- PLUGIN_ARGS...]
+  nomad-plugin-testkit launch PLUGIN_BIN [--config agent.hcl]
+
+KIND: driver, device, csi, apm, strategy, target, host-volume, secrets
+      (detected from the plugin when left out, except csi: CSI plugins
+      serve on CSI_ENDPOINT without a go-plugin handshake).
+--config   a file with the plugin's `config { ... }` block (or just its body).
+--task     driver task config HCL; `{{script}}` is replaced by the quoted
+           shell script each check runs (default: command = \"/bin/sh\",
+           args = [\"-c\", {{script}}]).
+--secret   (secrets) a path the provider must find (default \"testkit\").
+--report   a verification report for an integration review: plugin info,
+           config schema, every check with its time, failure logs, versions
+           and machine; Markdown or self-contained HTML by the file's
+           extension (.md, .html). May be given more than once.
+-- ARGS    (csi) arguments for the plugin, e.g. -- --data-dir /tmp/csi.
+exit status: 0 all checks passed, 1 a check failed, 2 usage or launch error.";
+
+/// The plugin kinds the CLI knows. Adding one is one variant, one arm in
+/// `parse`, one in `run_suite`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Driver,
+    Device,
+    Csi,
+    Apm,
+    Strategy,
+    Target,
+    HostVolume,
+    Secrets,
+}
+
+impl Kind {
+    fn parse(s: &str) -> Result<Kind, String> {
+        Ok(match s {
+            "driver" => Kind::Driver,
+            "device" => Kind::Device,
+            "csi" => Kind::Csi,
+            "apm" => Kind::Apm,
+            "strategy" => Kind::Strategy,
+            "target" => Kind::Target,
+            "host-volume" | "host_volume" => Kind::HostVolume,
+            "secrets" | "secret" => Kind::Secrets,
+            other => return Err(format!("unknown plugin kind {other:?}")),
+        })
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Driver => "driver",
+            Kind::Device => "device",
+            Kind::Csi => "csi",
+            Kind::Apm => "apm",
+            Kind::Strategy => "strategy",
+            Kind::Target => "target",
+            Kind::HostVolume => "host-volume",
+            Kind::Secrets => "secrets",
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Args {
+    command: String,
+    plugin: PathBuf,
+    kind: Option<Kind>,
+    config: Option<PathBuf>,
+    task: Option<PathBuf>,
+    junit: Option<PathBuf>,
+    markdown: Option<PathBuf>,
+    reports: Vec<PathBuf>,
+    secret: Option<String>,
+    plugin_args: Vec<String>,
+}
+
+/// A `--report` file's format, by extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ReportFormat {
+    Markdown,
+    Html,
+}
+
+impl ReportFormat {
+    fn of(path: &Path) -> Result<ReportFormat, String> {
+        match path
+            .extension()
+            .map(|e| e.to_string_lossy().to_ascii_lowercase())
+            .as_deref()
+        {
+            Some("md" | "markdown") => Ok(ReportFormat::Markdown),
+            Some("html" | "htm") => Ok(ReportFormat::Html),
+            _ => Err(format!(
+                "--report {}: the file name must end in .md or .html",
+                path.display()
+            )),
+        }
+    }
+}
+
+fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
+    let mut args = Args {
+        command: argv.next().ok_or("no command")?,
+        ..Args::default()
+    };
+    if !matches!(args.command.as_str(), "check" | "launch") {
+        return Err(format!("unknown command {:?}", args.command));
+    }
+    let mut plugin = None;
+    while let Some(a) = argv.next() {
+        let mut value = |flag: &str| argv.next().ok_or(format!("{flag} needs a value"));
+        match a.as_str() {
+            "--kind" => args.kind = Some(Kind::parse(&value("--kind")?)?),
+            "--config" => args.config = Some(value("--config")?.into()),
+            "--task" => args.task = Some(value("--task")?.into()),
+            "--junit" => args.junit = Some(value("--junit")?.into()),
+            "--markdown" => args.markdown = Some(value("--markdown")?.into()),
+            "--report" => {
+                let path = PathBuf::from(value("--report")?);
+                ReportFormat::of(&path)?;
+                args.reports.push(path);
+            }
+            "--" => {
+                args.plugin_args = argv.by_ref().collect();
+                break;
+            }
+            "--secret" => args.secret = Some(value("--secret")?),
+            "-h" | "--help" => return Err(String::new()),
+            flag if flag.starts_with("--") => return Err(format!("unknown option {flag}")),
+            path if plugin.is_none() => plugin = Some(PathBuf::from(path)),
+            extra => return Err(format!("unexpected argument {extra:?}")),
+        }
+    }
+    args.plugin = plugin.ok_or("PLUGIN_BIN is missing")?;
+    if !args.plugin_args.is_empty() && args.kind != Some(Kind::Csi) {
+        return Err("plugin arguments after `--` are for --kind csi".into());
+    }
+    Ok(args)
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> ExitCode {
+    let args = match parse_args(std::env::args().skip(1)) {
+        Ok(a) => a,
+        Err(e) => {
+            if !e.is_empty() {
+                eprintln!("error: {e}");
+            }
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = match args.command.as_str() {
+        "check" => check(&args).await,
+        _ => launch(&args).await,
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// The config body from `--config`, if given.
+fn config(args: &Args) -> Result<Option<String>, String> {
+    let Some(path) = &args.config else {
+        return Ok(None);
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    config_body(&text)
+        .map(Some)
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Copies the plugin into a fresh plugin directory under its file name, as
+/// an operator installs exec-based plugins.
+pub(crate) fn installed(plugin: &Path) -> Result<(tempfile::TempDir, String), String> {
+    let id = plugin
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .ok_or_else(|| format!("{} has no file name", plugin.display()))?;
+    let dir = tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
+    install_plugin(plugin, dir.path(), &id)
+        .map_err(|e| format!("cannot install {} into a plugin dir: {e}", plugin.display()))?;
+    Ok((dir, id))
+}
+
+/// Runs the suite for `kind`, telling `progress` about each check. One arm
+/// per kind. CSI also returns the plugin's facts, learned from the suite's
+/// own launch.
+async fn run_suite(
+    kind: Kind,
+    args: &Args,
+    progress: Progress,
+    logs: &FailureLogs,
+) -> Result<(SuiteReport, Option<Facts>), String> {
+    let plugin = &args.plugin;
+    let config = config(args)?;
+    let report = match kind {
+        Kind::Driver => {
+            let mut suite = DriverSuite::new(plugin).progress(progress);
+            if let Some(body) = &config {
+                suite = suite.plugin_config_hcl(body.clone());
+            }
+            if let Some(path) = &args.task {
+                let template = std::fs::read_to_string(path)
+                    .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                if !template.contains("{{script}}") {
+                    return Err(format!(
+                        "{} must contain {{{{script}}}} where the check's shell script goes",
+                        path.display()
+                    ));
+                }
+                suite = suite.task_config_hcl(move |script| {
+                    template.replace("{{script}}", &hcl_string(script))
+                });
+            }
+            suite.run().await
+        }
+        Kind::Device => {
+            let mut suite = DeviceSuite::new(plugin).progress(progress);
+            if let Some(body) = &config {
+                suite = suite.config(body.clone());
+            }
+            suite.run().await
+        }
+        Kind::Csi => {
+            if config.is_some() {
+                return Err(
+                    "--config is for Nomad's HCL plugin blocks; give a CSI plugin its \
+                     arguments after `--`"
+                        .into(),
+                );
+            }
+            return csi_suite(args, progress, logs).await;
+        }
+        Kind::Apm | Kind::Strategy | Kind::Target => {
+            if config.is_some() {
+                return Err(
+                    "--config is for Nomad's HCL plugin blocks; autoscaler plugins get the \
+                     suite's defaults"
+                        .into(),
+                );
+            }
+            let suite = match kind {
+                Kind::Apm => AutoscalerSuite::apm(plugin),
+                Kind::Strategy => AutoscalerSuite::strategy(plugin),
+                _ => AutoscalerSuite::target(plugin),
+            };
+            suite.progress(progress).run().await
+        }
+        Kind::HostVolume => {
+            let (dir, id) = installed(plugin)?;
+            let volumes = tempfile::tempdir().map_err(|e| e.to_string())?;
+            HostVolumeSuite::new(dir.path(), &id, volumes.path())
+                .progress(progress)
+                .run()
+                .await
+        }
+        Kind::Secrets => {
+            let (dir, id) = installed(plugin)?;
+            let present = args.secret.as_deref().unwrap_or("testkit");
+            let missing = format!("{present}-missing-{}", std::process::id());
+            SecretsSuite::new(dir.path(), &id, present, &missing)
+                .progress(progress)
+                .run()
+                .await
+        }
+    };
+    Ok((report, None))
+}
+
+/// Starts a CSI plugin as Nomad starts a `csi_plugin` task (its arguments
+/// after `--`, `CSI_ENDPOINT` in a fresh mount directory), learns its
+/// facts, runs the CSI suite and stops it with SIGTERM.
+async fn csi_suite(
+    args: &Args,
+    progress: Progress,
+    logs: &FailureLogs,
+) -> Result<(SuiteReport, Option<Facts>), String> {
+    let mounts = tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
+    let plugin = CsiLaunch::new(&args.plugin)
+        .args(&args.plugin_args)
+        .start()
+        .await
+        .map_err(|e| format!("cannot start the CSI plugin: {e}"))?;
+    let plugin = Arc::new(plugin);
+    logs.attach_csi(Arc::downgrade(&plugin));
+    let client = plugin
+        .client()
+        .await
+        .map_err(|e| format!("cannot connect to the CSI plugin: {e}"))?;
+    let facts = probe::csi_facts(&client, &args.plugin).await;
+    let name = if facts.plugin.name.is_empty() {
+        args.plugin.display().to_string()
+    } else {
+        facts.plugin.name.clone()
+    };
+    let mut options = nomad_plugin_testkit::csi::SuiteOptions::new(mounts.path());
+    options.progress = Some(progress);
+    let report = run_csi_suite(&client, &name, &options).await;
+    drop(client);
+    // The progress observer holds the plugin weakly, so this is the last
+    // strong reference; were it not, dropping it would still kill the plugin.
+    if let Ok(plugin) = Arc::try_unwrap(plugin) {
+        let _ = plugin.stop(Duration::from_secs(20)).await;
+    }
+    Ok((report, Some(facts)))
+}
+
+/// Where the plugin's log lines come from.
+enum LogSource {
+    /// Not captured (no report asked for, or exec-based plugins whose
+    /// output is in each check's detail).
+    None,
+    /// hclog lines of go-plugin plugins, through `tracing`.
+    Tracing(PluginLog),
+    /// A CSI plugin's stdout and stderr; `seen` lines were attributed.
+    Csi {
+        plugin: Weak<CsiPluginProcess>,
+        seen: usize,
+    },
+}
+
+impl LogSource {
+    /// The lines logged since the last call.
+    fn take_new(&mut self) -> Vec<String> {
+        match self {
+            LogSource::None => Vec::new(),
+            LogSource::Tracing(log) => log.take(),
+            LogSource::Csi { plugin, seen } => {
+                let Some(plugin) = plugin.upgrade() else {
+                    return Vec::new();
+                };
+                let output = plugin.output();
+                let lines: Vec<String> = output.lines().skip(*seen).map(String::from).collect();
+                *seen += lines.len();
+                lines
+            }
+        }
+    }
+}
+
+/// Lines kept per failed check: the end of what the plugin logged while
+/// the check ran.
+const LOG_LINES_PER_FAILURE: usize = 60;
+
+/// The plugin's log lines around each failed check: what it logged between
+/// the previous check's end and the failed check's end.
+#[derive(Clone)]
+struct FailureLogs {
+    state: Arc<Mutex<LogState>>,
+}
+
+struct LogState {
+    source: LogSource,
+    /// Lines by failed check.
+    logs: BTreeMap<String, Vec<String>>,
+}
+
+impl FailureLogs {
+    fn new(source: Option<PluginLog>) -> FailureLogs {
+        let mut source = source.map_or(LogSource::None, LogSource::Tracing);
+        // Lines from before the suite (kind detection) belong to no check.
+        source.take_new();
+        FailureLogs {
+            state: Arc::new(Mutex::new(LogState {
+                source,
+                logs: BTreeMap::new(),
+            })),
+        }
+    }
+
+    fn enabled(&self) -> bool {
+        self.state
+            .lock()
+            .map(|s| !matches!(s.source, LogSource::None))
+            .unwrap_or(false)
+    }
+
+    fn attach_csi(&self, plugin: Weak<CsiPluginProcess>) {
+        if !self.enabled() {
+            return;
+        }
+        if let Ok(mut s) = self.state.lock() {
+            s.source = LogSource::Csi { plugin, seen: 0 };
+        }
+    }
+
+    fn on_check(&self, name: &str, status: CheckStatus) {
+        let Ok(mut state) = self.state.lock() else {
+            return;
+        };
+        let lines = state.source.take_new();
+        if status == CheckStatus::Failed && !lines.is_empty() {
+            let start = lines.len().saturating_sub(LOG_LINES_PER_FAILURE);
+            state
+                .logs
+                .entry(name.to_string())
+                .or_default()
+                .extend_from_slice(&lines[start..]);
+        }
+    }
+
+    fn logs(&self) -> BTreeMap<String, Vec<String>> {
+        self.state
+            .lock()
+            .map(|s| s.logs.clone())
+            .unwrap_or_default()
+    }
+}
+
+/// The observer that prints each check as it ends and keeps the failures'
+/// log lines.
+fn live_progress(done: Arc<AtomicUsize>, logs: FailureLogs) -> Progress {
+    Progress::new(move |event| {
+        let CheckEvent::Finished(c) = event else {
+            return;
+        };
+        done.fetch_add(1, Ordering::Relaxed);
+        let tag = match c.status {
+            CheckStatus::Passed => "PASS",
+            CheckStatus::Failed => "FAIL",
+            CheckStatus::Skipped => "SKIP",
+        };
+        eprintln!(
+            "[testkit] {tag} {} ({})",
+            c.name,
+            format_duration(c.duration)
+        );
+        if c.status == CheckStatus::Failed {
+            if let Some(first) = c.detail.lines().next() {
+                eprintln!("[testkit]      {first}");
+            }
+        }
+        logs.on_check(&c.name, c.status);
+    })
+}
+
+/// The command line as typed, for the report.
+fn command_line() -> String {
+    std::iter::once("nomad-plugin-testkit".to_string())
+        .chain(std::env::args().skip(1).map(|a| {
+            if a.is_empty() || a.contains(|c: char| c.is_whitespace() || c == '\'' || c == '"') {
+                format!("'{}'", a.replace('\'', "'\\''"))
+            } else {
+                a
+            }
+        }))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+async fn check(args: &Args) -> Result<ExitCode, String> {
+    let started = Instant::now();
+    let plugin_log = if args.reports.is_empty() {
+        None
+    } else {
+        PluginLog::install()
+    };
+    let (kind, mut facts) = match args.kind {
+        Some(k) => (k, None),
+        None => {
+            eprintln!("[testkit] detecting the kind of {}", args.plugin.display());
+            probe::detect(&args.plugin).await?
+        }
+    };
+    if !args.reports.is_empty() && facts.is_none() && kind != Kind::Csi {
+        facts = Some(probe::facts(kind, &args.plugin).await);
+    }
+    eprintln!(
+        "[testkit] running the {} suite against {}",
+        kind.name(),
+        args.plugin.display()
+    );
+    let logs = FailureLogs::new(plugin_log);
+    let done = Arc::new(AtomicUsize::new(0));
+    let progress = live_progress(done.clone(), logs.clone());
+    // Checks print as they end; a heartbeat shows a long one is alive.
+    let suite = run_suite(kind, args, progress, &logs);
+    tokio::pin!(suite);
+    let mut beat = tokio::time::interval(Duration::from_secs(10));
+    beat.tick().await;
+    let (report, suite_facts) = loop {
+        tokio::select! {
+            r = &mut suite => break r?,
+            _ = beat.tick() => eprintln!(
+                "[testkit] ... still running ({}s, {} checks done)",
+                started.elapsed().as_secs(),
+                done.load(Ordering::Relaxed)
+            ),
+        }
+    };
+    if suite_facts.is_some() {
+        facts = suite_facts;
+    }
+    println!("{report}");
+    if let Some(path) = &args.junit {
+        std::fs::write(path, report.to_junit_xml())
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
+    if let Some(path) = &args.markdown {
+        std::fs::write(path, report.to_markdown())
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
+    if !args.reports.is_empty() {
+        let facts = facts.unwrap_or_else(|| probe::Facts {
+            plugin: Default::default(),
+            schema: nomad_plugin_testkit::verification::SchemaInfo::Unavailable(
+                "the plugin could not be asked".into(),
+            ),
+            protocols: Vec::new(),
+        });
+        let verification = VerificationReport {
+            suite: report.clone(),
+            plugin: facts.plugin,
+            schema: facts.schema,
+            protocols: facts.protocols,
+            failure_logs: logs.logs(),
+            machine: Machine::current(),
+            command: Some(command_line()),
+        };
+        for path in &args.reports {
+            let text = match ReportFormat::of(path)? {
+                ReportFormat::Markdown => verification.to_markdown(),
+                ReportFormat::Html => verification.to_html(),
+            };
+            std::fs::write(path, text)
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            eprintln!("[testkit] wrote the verification report {}", path.display());
+        }
+    }
+    let verdict = if report.passed() { "PASSED" } else { "FAILED" };
+    println!(
+        "{verdict}: {} checks, {} failed ({:.1}s)",
+        report.checks.len(),
+        report.failures().count(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(if report.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+async fn launch(args: &Args) -> Result<ExitCode, String> {
+    let kind = match args.kind {
+        Some(k) => k,
+        None => probe::detect(&args.plugin).await?.0,
+    };
+    let config = config(args)?;
+    match kind {
+        Kind::Device => {
+            let plugin = DevicePlugin::launch(&args.plugin, config.as_deref())
+                .await
+                .map_err(|e| e.to_string())?;
+            let stdin = tokio::io::BufReader::new(tokio::io::stdin());
+            let result = repl::run(&plugin, stdin, tokio::io::stdout()).await;
+            let _ = plugin.kill().await;
+            result.map_err(|e| e.to_string())?;
+        }
+        Kind::Driver => driver_repl(&args.plugin).await?,
+        other => {
+            return Err(format!(
+                "`launch` has a REPL for device and driver plugins; {} plugins are one-shot or \
+                 autoscaler plugins: use `check`",
+                other.name()
+            ))
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A small driver REPL: the plugin's identity and capabilities, on demand.
+async fn driver_repl(plugin: &Path) -> Result<(), String> {
+    use nomad_plugin_proto::nomad::drivers::driver_client::DriverClient;
+    use nomad_plugin_proto::nomad::drivers::CapabilitiesRequest;
+
+    let running = Launcher::nomad(plugin)
+        .launch()
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut base = BasePluginClient::new(running.channel());
+    let mut driver = DriverClient::new(running.channel());
+    println!("> commands: info, capabilities, help, exit");
+    let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+    let result = async {
+        while let Some(line) = lines.next_line().await.map_err(|e| e.to_string())? {
+            match line.trim() {
+                "" => {}
+                "info" => match base.plugin_info(basepb::PluginInfoRequest {}).await {
+                    Ok(r) => {
+                        let i = r.into_inner();
+                        println!(
+                            "name {:?} version {:?} api {:?}",
+                            i.name, i.plugin_version, i.plugin_api_versions
+                        );
+                    }
+                    Err(s) => println!("PluginInfo failed: {s}"),
+                },
+                "capabilities" => match driver.capabilities(CapabilitiesRequest {}).await {
+                    Ok(r) => println!("{:?}", r.into_inner().capabilities),
+                    Err(s) => println!("Capabilities failed: {s}"),
+                },
+                "help" => println!("> commands: info, capabilities, help, exit"),
+                "exit" | "quit" => break,
+                other => println!("unknown command {other:?}; try help"),
+            }
+        }
+        Ok::<_, String>(())
+    }
+    .await;
+    let _ = running.kill().await;
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Args, String> {
+        parse_args(args.iter().map(|s| s.to_string()))
+    }
+
+    #[test]
+    fn parses_check_options() {
+        let a = parse(&["check", "bin", "--kind", "host-volume", "--junit", "j.xml"]).unwrap();
+        assert_eq!(a.plugin, PathBuf::from("bin"));
+        assert_eq!(a.kind, Some(Kind::HostVolume));
+        assert_eq!(a.junit, Some(PathBuf::from("j.xml")));
+        assert!(parse(&["check"]).is_err());
+        assert!(parse(&["check", "bin", "--kind", "csi-ish"]).is_err());
+        assert!(parse(&["check", "bin", "--junit"]).is_err());
+        assert!(parse(&["frobnicate", "bin"]).is_err());
+        assert!(parse(&["check", "a", "b"]).is_err());
+    }
+
+    #[test]
+    fn parses_reports_and_plugin_args() {
+        let a = parse(&[
+            "check",
+            "bin",
+            "--kind",
+            "csi",
+            "--report",
+            "r.md",
+            "--report",
+            "r.HTML",
+            "--",
+            "--data-dir",
+            "/tmp/x",
+        ])
+        .unwrap();
+        assert_eq!(a.kind, Some(Kind::Csi));
+        assert_eq!(
+            a.reports,
+            vec![PathBuf::from("r.md"), PathBuf::from("r.HTML")]
+        );
+        assert_eq!(a.plugin_args, vec!["--data-dir", "/tmp/x"]);
+        assert_eq!(
+            ReportFormat::of(Path::new("r.HTML")),
+            Ok(ReportFormat::Html)
+        );
+        let e = parse(&["check", "bin", "--report", "r.pdf"]).unwrap_err();
+        assert!(e.contains(".md or .html"), "{e}");
+        let e = parse(&["check", "bin", "--", "--x"]).unwrap_err();
+        assert!(e.contains("--kind csi"), "{e}");
+    }
+}
