@@ -155,8 +155,11 @@ mod tests {
             "{md}"
         );
         assert!(md.contains("| `shell` | attribute | `string` | no | `\"bash\"` |\n"));
-        assert!(md.contains("&lt;script&gt;"), "{md}");
-        assert!(!md.contains("<script>"), "{md}");
+        // Escaped in the table; verbatim only inside a fenced block, which
+        // Markdown renders as text.
+        assert!(md.contains("| StartTask failed: &lt;script&gt;alert(1)&lt;/script&gt; \\| pipe |"));
+        assert!(md.contains("```text\nStartTask failed: <script>alert(1)</script> | pipe\n```"));
+        assert_eq!(md.matches("<script>").count(), 1, "{md}");
         // The log with backticks is fenced with a longer fence.
         assert!(
             md.contains("````text\nstarting ```weird``` plugin\n````"),
