@@ -10,8 +10,15 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 fn cli(args: &[&std::ffi::OsStr]) -> Output {
+    cli_env(args, &[])
+}
+
+/// Runs the CLI with extra environment (which the plugins it launches
+/// inherit, as from a Nomad agent).
+fn cli_env(args: &[&std::ffi::OsStr], env: &[(&str, &str)]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_nomad-plugin-testkit"))
         .args(args)
+        .envs(env.iter().copied())
         .output()
         .expect("run nomad-plugin-testkit")
 }
@@ -28,6 +35,16 @@ struct Run {
 /// Runs `check` on `plugin` with JUnit, Markdown and both verification
 /// reports; `extra` goes before `plugin_args` (which follow `--`).
 fn check_with(plugin: &Path, extra: &[&str], plugin_args: &[&std::ffi::OsStr]) -> Run {
+    check_env(plugin, extra, plugin_args, &[])
+}
+
+/// [`check_with`], with extra environment for the CLI and the plugin.
+fn check_env(
+    plugin: &Path,
+    extra: &[&str],
+    plugin_args: &[&std::ffi::OsStr],
+    env: &[(&str, &str)],
+) -> Run {
     let dir = tempfile::tempdir().expect("temp dir");
     let junit = dir.path().join("junit.xml");
     let md = dir.path().join("summary.md");
@@ -49,7 +66,7 @@ fn check_with(plugin: &Path, extra: &[&str], plugin_args: &[&std::ffi::OsStr]) -
         args.push("--".as_ref());
         args.extend(plugin_args);
     }
-    let out = cli(&args);
+    let out = cli_env(&args, env);
     let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
     Run {
         junit: read(&junit),
@@ -222,6 +239,40 @@ fn check_certifies_the_go_exec_driver() {
         .report_md
         .contains("| `fingerprint_interval` | attribute | `string` | no | `\"30s\"` |"));
     assert!(run.report_md.contains("| API versions | v0.1.0 |"));
+}
+
+#[test]
+fn a_crashing_go_plugin_is_reported_with_its_last_words() {
+    // The Go driver's deliberate bug: SignalTask for an unknown task
+    // dereferences nil and the plugin dies with a Go panic on stderr.
+    let plugin = support::go_host("go-exec-driver");
+    let run = check_env(
+        &plugin,
+        &["--kind", "driver"],
+        &[],
+        &[("GO_EXEC_DRIVER_BUGS", "crash-on-unknown")],
+    );
+    assert_eq!(run.out.status.code(), Some(1), "{}", show(&run.out));
+    let stderr = String::from_utf8_lossy(&run.out.stderr);
+    assert!(
+        stderr.contains("[testkit] FAIL unknown_task.signal_task ("),
+        "{}",
+        show(&run.out)
+    );
+    let md = &run.report_md;
+    let failure = md
+        .split("### `unknown_task.signal_task`")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no failure section: {md}"));
+    let failure = failure.split("\n### ").next().unwrap_or_default();
+    assert!(failure.contains("the plugin stopped serving"), "{failure}");
+    assert!(
+        failure.contains("Plugin log around this check:"),
+        "{failure}"
+    );
+    assert!(failure.contains("panic: runtime error"), "{failure}");
+    assert!(run.report_html.contains("panic: runtime error"));
+    assert_balanced_html(&run.report_html);
 }
 
 #[test]

@@ -384,12 +384,14 @@ impl LogSource {
     }
 }
 
-/// Lines kept per failed check: the end of what the plugin logged while
-/// the check ran.
+/// Lines kept per failed check from while it ran (the last ones) and from
+/// while the next check ran (the first ones).
 const LOG_LINES_PER_FAILURE: usize = 60;
 
 /// The plugin's log lines around each failed check: what it logged between
-/// the previous check's end and the failed check's end.
+/// the previous check's end and the failed check's end, then while the next
+/// check ran (a crashing plugin's last words are read from its pipe a
+/// moment after the check that saw it stop).
 #[derive(Clone)]
 struct FailureLogs {
     state: Arc<Mutex<LogState>>,
@@ -399,6 +401,8 @@ struct LogState {
     source: LogSource,
     /// Lines by failed check.
     logs: BTreeMap<String, Vec<String>>,
+    /// The previous check, if it failed: it gets the next lines too.
+    last_failed: Option<String>,
 }
 
 impl FailureLogs {
@@ -410,6 +414,7 @@ impl FailureLogs {
             state: Arc::new(Mutex::new(LogState {
                 source,
                 logs: BTreeMap::new(),
+                last_failed: None,
             })),
         }
     }
@@ -435,13 +440,38 @@ impl FailureLogs {
             return;
         };
         let lines = state.source.take_new();
-        if status == CheckStatus::Failed && !lines.is_empty() {
+        if let Some(previous) = state.last_failed.take() {
+            let end = lines.len().min(LOG_LINES_PER_FAILURE);
+            state
+                .logs
+                .entry(previous)
+                .or_default()
+                .extend_from_slice(&lines[..end]);
+        }
+        if status == CheckStatus::Failed {
             let start = lines.len().saturating_sub(LOG_LINES_PER_FAILURE);
             state
                 .logs
                 .entry(name.to_string())
                 .or_default()
                 .extend_from_slice(&lines[start..]);
+            state.last_failed = Some(name.to_string());
+        }
+    }
+
+    /// Gives the lines logged after the last check to it, if it failed.
+    fn finish(&self) {
+        let Ok(mut state) = self.state.lock() else {
+            return;
+        };
+        if let Some(last) = state.last_failed.take() {
+            let lines = state.source.take_new();
+            let end = lines.len().min(LOG_LINES_PER_FAILURE);
+            state
+                .logs
+                .entry(last)
+                .or_default()
+                .extend_from_slice(&lines[..end]);
         }
     }
 
@@ -537,6 +567,7 @@ async fn check(args: &Args) -> Result<ExitCode, String> {
     if suite_facts.is_some() {
         facts = suite_facts;
     }
+    logs.finish();
     println!("{report}");
     if let Some(path) = &args.junit {
         std::fs::write(path, report.to_junit_xml())
