@@ -239,6 +239,14 @@ fn check_certifies_the_go_exec_driver() {
         .report_md
         .contains("| `fingerprint_interval` | attribute | `string` | no | `\"30s\"` |"));
     assert!(run.report_md.contains("| API versions | v0.1.0 |"));
+    // A driver's task config schema too.
+    assert!(run.report_md.contains("## Task configuration schema"));
+    assert!(run
+        .report_md
+        .contains("| `command` | attribute | `string` | yes |  |"));
+    assert!(run
+        .report_md
+        .contains("| `args` | attribute | `list(string)` | no |  |"));
 }
 
 #[test]

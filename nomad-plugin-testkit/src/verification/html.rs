@@ -51,32 +51,10 @@ pub(super) fn render(r: &VerificationReport) -> String {
     table2(&mut out, &r.plugin_rows());
 
     out.push_str("<h2>Configuration schema</h2>\n");
-    match &r.schema {
-        SchemaInfo::Rows(rows) => {
-            out.push_str(
-                "<table>\n<thead><tr><th>Attribute</th><th>Kind</th><th>Type</th>\
-                 <th>Required</th><th>Default</th></tr></thead>\n<tbody>\n",
-            );
-            for row in rows {
-                out.push_str(&format!(
-                    "<tr><td><code>{}</code></td><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td></tr>\n",
-                    esc(&row.path),
-                    esc(&row.kind),
-                    esc(&row.ty),
-                    if row.required { "yes" } else { "no" },
-                    row.default
-                        .as_deref()
-                        .map_or(String::new(), |d| format!("<code>{}</code>", esc(d))),
-                ));
-            }
-            out.push_str("</tbody>\n</table>\n");
-        }
-        SchemaInfo::Empty => out.push_str("<p>The plugin takes no configuration.</p>\n"),
-        SchemaInfo::NotApplicable(why) => out.push_str(&format!("<p>{}</p>\n", esc(why))),
-        SchemaInfo::Unavailable(why) => out.push_str(&format!(
-            "<p>The schema could not be read: {}</p>\n",
-            esc(why)
-        )),
+    schema(&mut out, &r.schema);
+    if let Some(task) = &r.task_schema {
+        out.push_str("<h2>Task configuration schema</h2>\n");
+        schema(&mut out, task);
     }
 
     out.push_str("<h2>Checks</h2>\n");
@@ -123,6 +101,37 @@ pub(super) fn render(r: &VerificationReport) -> String {
     table2(&mut out, &r.environment_rows());
     out.push_str("</body>\n</html>\n");
     out
+}
+
+/// A schema as a table, or why there is none.
+fn schema(out: &mut String, info: &SchemaInfo) {
+    match info {
+        SchemaInfo::Rows(rows) => {
+            out.push_str(
+                "<table>\n<thead><tr><th>Attribute</th><th>Kind</th><th>Type</th>\
+                 <th>Required</th><th>Default</th></tr></thead>\n<tbody>\n",
+            );
+            for row in rows {
+                out.push_str(&format!(
+                    "<tr><td><code>{}</code></td><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td></tr>\n",
+                    esc(&row.path),
+                    esc(&row.kind),
+                    esc(&row.ty),
+                    if row.required { "yes" } else { "no" },
+                    row.default
+                        .as_deref()
+                        .map_or(String::new(), |d| format!("<code>{}</code>", esc(d))),
+                ));
+            }
+            out.push_str("</tbody>\n</table>\n");
+        }
+        SchemaInfo::Empty => out.push_str("<p>The plugin takes no configuration here.</p>\n"),
+        SchemaInfo::NotApplicable(why) => out.push_str(&format!("<p>{}</p>\n", esc(why))),
+        SchemaInfo::Unavailable(why) => out.push_str(&format!(
+            "<p>The schema could not be read: {}</p>\n",
+            esc(why)
+        )),
+    }
 }
 
 /// A key/value table with the keys as row headers.
@@ -201,6 +210,7 @@ mod tests {
         assert!(html.contains("<th scope=\"row\">Version</th><td>1.2.3</td>"));
         assert!(html.contains("<td><code>shell</code></td><td>attribute</td><td><code>string</code></td><td>no</td><td><code>&quot;bash&quot;</code></td>"));
         assert!(html.contains("<pre>starting ```weird``` plugin</pre>"));
+        assert!(html.contains("<h2>Task configuration schema</h2>\n<table>"));
         assert!(!html.contains("http://") && !html.contains("https://"));
     }
 

@@ -26,30 +26,10 @@ pub(super) fn render(r: &VerificationReport) -> String {
     table2(&mut out, &r.plugin_rows());
 
     out.push_str("## Configuration schema\n\n");
-    match &r.schema {
-        SchemaInfo::Rows(rows) => {
-            out.push_str("| Attribute | Kind | Type | Required | Default |\n");
-            out.push_str("|---|---|---|---|---|\n");
-            for row in rows {
-                out.push_str(&format!(
-                    "| `{}` | {} | `{}` | {} | {} |\n",
-                    md_code(&row.path),
-                    md_escape(&row.kind),
-                    md_code(&row.ty),
-                    if row.required { "yes" } else { "no" },
-                    row.default
-                        .as_deref()
-                        .map_or(String::new(), |d| format!("`{}`", md_code(d))),
-                ));
-            }
-            out.push('\n');
-        }
-        SchemaInfo::Empty => out.push_str("The plugin takes no configuration.\n\n"),
-        SchemaInfo::NotApplicable(why) => out.push_str(&format!("{}\n\n", md_escape(why))),
-        SchemaInfo::Unavailable(why) => out.push_str(&format!(
-            "The schema could not be read: {}\n\n",
-            md_escape(why)
-        )),
+    schema(&mut out, &r.schema);
+    if let Some(task) = &r.task_schema {
+        out.push_str("## Task configuration schema\n\n");
+        schema(&mut out, task);
     }
 
     out.push_str("## Checks\n\n");
@@ -92,6 +72,35 @@ pub(super) fn render(r: &VerificationReport) -> String {
     out.push_str("## Environment\n\n");
     table2(&mut out, &r.environment_rows());
     out
+}
+
+/// A schema as a table, or why there is none.
+fn schema(out: &mut String, info: &SchemaInfo) {
+    match info {
+        SchemaInfo::Rows(rows) => {
+            out.push_str("| Attribute | Kind | Type | Required | Default |\n");
+            out.push_str("|---|---|---|---|---|\n");
+            for row in rows {
+                out.push_str(&format!(
+                    "| `{}` | {} | `{}` | {} | {} |\n",
+                    md_code(&row.path),
+                    md_escape(&row.kind),
+                    md_code(&row.ty),
+                    if row.required { "yes" } else { "no" },
+                    row.default
+                        .as_deref()
+                        .map_or(String::new(), |d| format!("`{}`", md_code(d))),
+                ));
+            }
+            out.push('\n');
+        }
+        SchemaInfo::Empty => out.push_str("The plugin takes no configuration here.\n\n"),
+        SchemaInfo::NotApplicable(why) => out.push_str(&format!("{}\n\n", md_escape(why))),
+        SchemaInfo::Unavailable(why) => out.push_str(&format!(
+            "The schema could not be read: {}\n\n",
+            md_escape(why)
+        )),
+    }
 }
 
 /// A two-column key/value table.
@@ -142,6 +151,7 @@ mod tests {
         for section in [
             "## Plugin",
             "## Configuration schema",
+            "## Task configuration schema",
             "## Checks",
             "## Failures",
             "## Environment",
@@ -155,6 +165,7 @@ mod tests {
             "{md}"
         );
         assert!(md.contains("| `shell` | attribute | `string` | no | `\"bash\"` |\n"));
+        assert!(md.contains("## Task configuration schema\n\n| Attribute | Kind | Type | Required | Default |\n|---|---|---|---|---|\n| `command` | attribute | `string` | yes |  |\n"), "{md}");
         // Escaped in the table; verbatim only inside a fenced block, which
         // Markdown renders as text.
         assert!(md.contains("| StartTask failed: &lt;script&gt;alert(1)&lt;/script&gt; \\| pipe |"));

@@ -22,6 +22,7 @@
 //!         ..PluginFacts::default()
 //!     },
 //!     schema: SchemaInfo::Empty,
+//!     task_schema: None,
 //!     protocols: vec![("go-plugin protocol".into(), "core 1, app 2".into())],
 //!     failure_logs: Default::default(),
 //!     machine: Machine::current(),
@@ -88,8 +89,10 @@ pub struct VerificationReport {
     pub suite: SuiteReport,
     /// What the plugin said about itself.
     pub plugin: PluginFacts,
-    /// Its config schema.
+    /// Its config schema (the agent's `plugin "..." { config { ... } }`).
     pub schema: SchemaInfo,
+    /// A driver's task config schema (a job's `task { config { ... } }`).
+    pub task_schema: Option<SchemaInfo>,
     /// The protocols and versions spoken, as `(protocol, version)`.
     pub protocols: Vec<(String, String)>,
     /// The plugin's log lines around each failed check, by check name.
@@ -211,6 +214,10 @@ pub(crate) mod tests {
                 extra: vec![("Capabilities".into(), "exec: none".into())],
             },
             schema: SchemaInfo::Rows(schema_rows(&spec)),
+            task_schema: Some(SchemaInfo::Rows(schema_rows(&object([(
+                "command",
+                attr("string").required().into(),
+            )])))),
             protocols: vec![("go-plugin protocol".into(), "core 1, app 2".into())],
             failure_logs,
             machine: Machine::current(),

@@ -583,12 +583,14 @@ async fn check(args: &Args) -> Result<ExitCode, String> {
             schema: nomad_plugin_testkit::verification::SchemaInfo::Unavailable(
                 "the plugin could not be asked".into(),
             ),
+            task_schema: None,
             protocols: Vec::new(),
         });
         let verification = VerificationReport {
             suite: report.clone(),
             plugin: facts.plugin,
             schema: facts.schema,
+            task_schema: facts.task_schema,
             protocols: facts.protocols,
             failure_logs: logs.logs(),
             machine: Machine::current(),

@@ -9,6 +9,9 @@ use nomad_plugin_proto::autoscaler::base::base_plugin_service_client::BasePlugin
 use nomad_plugin_proto::csi as csipb;
 use nomad_plugin_proto::nomad::base as basepb;
 use nomad_plugin_proto::nomad::base::base_plugin_client::BasePluginClient;
+use nomad_plugin_proto::nomad::drivers::driver_client::DriverClient;
+use nomad_plugin_proto::nomad::drivers::TaskConfigSchemaRequest;
+use nomad_plugin_proto::nomad::hclspec::Spec as HclSpec;
 use nomad_plugin_sdk::base::PLUGIN_API_VERSION;
 use nomad_plugin_sdk::config::schema::Spec;
 use nomad_plugin_sdk::runtime::handshake::CORE_PROTOCOL_VERSION;
@@ -26,6 +29,8 @@ pub struct Facts {
     pub plugin: PluginFacts,
     /// Its config schema.
     pub schema: SchemaInfo,
+    /// A driver's task config schema.
+    pub task_schema: Option<SchemaInfo>,
     /// `(protocol, version)` rows.
     pub protocols: Vec<(String, String)>,
 }
@@ -41,6 +46,7 @@ impl Facts {
                 ..PluginFacts::default()
             },
             schema: SchemaInfo::Unavailable(why),
+            task_schema: None,
             protocols: Vec::new(),
         }
     }
@@ -164,27 +170,26 @@ async fn nomad_facts(running: &RunningPlugin, binary: &Path) -> Result<(Kind, Fa
             ))
         }
     };
-    let schema =
-        match tokio::time::timeout(PATIENCE, base.config_schema(basepb::ConfigSchemaRequest {}))
+    let schema = schema_info(
+        "ConfigSchema",
+        tokio::time::timeout(PATIENCE, base.config_schema(basepb::ConfigSchemaRequest {}))
             .await
-        {
-            Err(_) => SchemaInfo::Unavailable("ConfigSchema did not answer".into()),
-            Ok(Err(s)) => SchemaInfo::Unavailable(format!("ConfigSchema failed: {s}")),
-            Ok(Ok(answer)) => match answer.into_inner().spec {
-                None => SchemaInfo::Empty,
-                Some(spec) => match Spec::from_proto(&spec) {
-                    Ok(spec) => {
-                        let rows = schema_rows(&spec);
-                        if rows.is_empty() {
-                            SchemaInfo::Empty
-                        } else {
-                            SchemaInfo::Rows(rows)
-                        }
-                    }
-                    Err(e) => SchemaInfo::Unavailable(format!("the schema does not decode: {e}")),
-                },
-            },
-        };
+            .map(|r| r.map(|a| a.into_inner().spec)),
+    );
+    let task_schema = if kind == Kind::Driver {
+        let mut driver = DriverClient::new(running.channel());
+        Some(schema_info(
+            "TaskConfigSchema",
+            tokio::time::timeout(
+                PATIENCE,
+                driver.task_config_schema(TaskConfigSchemaRequest {}),
+            )
+            .await
+            .map(|r| r.map(|a| a.into_inner().spec)),
+        ))
+    } else {
+        None
+    };
     let protocols = vec![
         go_plugin_row(running, "Nomad's"),
         (
@@ -207,9 +212,33 @@ async fn nomad_facts(running: &RunningPlugin, binary: &Path) -> Result<(Kind, Fa
                 extra: Vec::new(),
             },
             schema,
+            task_schema,
             protocols,
         },
     ))
+}
+
+/// A schema answer as the report shows it.
+fn schema_info(
+    rpc: &str,
+    answer: Result<Result<Option<HclSpec>, tonic::Status>, tokio::time::error::Elapsed>,
+) -> SchemaInfo {
+    match answer {
+        Err(_) => SchemaInfo::Unavailable(format!("{rpc} did not answer")),
+        Ok(Err(s)) => SchemaInfo::Unavailable(format!("{rpc} failed: {s}")),
+        Ok(Ok(None)) => SchemaInfo::Empty,
+        Ok(Ok(Some(spec))) => match Spec::from_proto(&spec) {
+            Ok(spec) => {
+                let rows = schema_rows(&spec);
+                if rows.is_empty() {
+                    SchemaInfo::Empty
+                } else {
+                    SchemaInfo::Rows(rows)
+                }
+            }
+            Err(e) => SchemaInfo::Unavailable(format!("the {rpc} schema does not decode: {e}")),
+        },
+    }
 }
 
 /// `PluginInfo` of a plugin launched with the autoscaler's cookie.
@@ -239,14 +268,16 @@ async fn autoscaler_facts(running: &RunningPlugin, binary: &Path) -> Result<(Kin
             plugin: PluginFacts {
                 name: info.name,
                 plugin_type: kind.name().into(),
+                version: "(the autoscaler protocol has none)".into(),
                 binary: binary.display().to_string(),
                 ..PluginFacts::default()
             },
             schema: SchemaInfo::NotApplicable(
-                "Autoscaler plugins take their `config` block as flat string key/value pairs \
+                "Autoscaler plugins take their config block as flat string key/value pairs \
                  (SetConfig); there is no schema to report."
                     .into(),
             ),
+            task_schema: None,
             protocols: vec![go_plugin_row(running, "the Nomad Autoscaler's")],
         },
     ))
@@ -287,9 +318,10 @@ async fn common_facts(kind: Kind, plugin: &Path) -> Result<Option<Facts>, String
              there is no config schema."
                 .into(),
         ),
+        task_schema: None,
         protocols: vec![(
             "Nomad common plugin interface".into(),
-            "exec with environment variables and JSON on stdout (`fingerprint`, then the \
+            "exec with environment variables and JSON on stdout (fingerprint, then the \
              kind's operations)"
                 .into(),
         )],
@@ -370,6 +402,7 @@ pub async fn csi_facts(client: &CsiClient, binary: &Path) -> Facts {
              no config schema."
                 .into(),
         ),
+        task_schema: None,
         protocols,
     }
 }
