@@ -116,9 +116,10 @@ impl SuiteReport {
         }
     }
 
-    /// The report with `progress` told about every check recorded from now.
-    pub fn with_progress(mut self, progress: Option<Progress>) -> Self {
-        self.progress = progress;
+    /// The report with `progress` (a [`Progress`], or `None` for none)
+    /// told about every check recorded from now.
+    pub fn with_progress(mut self, progress: impl Into<Option<Progress>>) -> Self {
+        self.progress = progress.into();
         self
     }
 
