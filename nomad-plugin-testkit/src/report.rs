@@ -403,7 +403,10 @@ mod tests {
         assert!(text.contains("3 checks, 1 failed"));
         assert!(text.contains("FAIL b ("), "{text}");
         assert!(text.contains("): Nomad would crash"), "{text}");
-        assert_eq!(r.duration(), r.checks.iter().map(|c| c.duration).sum());
+        assert_eq!(
+            r.duration(),
+            r.checks.iter().map(|c| c.duration).sum::<Duration>()
+        );
     }
 
     #[test]
