@@ -333,6 +333,25 @@ fn check_certifies_csi_hostpath() {
 }
 
 #[test]
+fn a_csi_plugin_that_does_not_start_is_a_failed_check() {
+    // /bin/false exits at once without creating CSI_ENDPOINT's socket.
+    let run = check_with(Path::new("/bin/false"), &["--kind", "csi"], &[]);
+    assert_eq!(run.out.status.code(), Some(1), "{}", show(&run.out));
+    assert!(
+        run.junit.contains("name=\"launch\""),
+        "junit: {}",
+        run.junit
+    );
+    assert!(run.report_md.contains("### `launch`"), "{}", run.report_md);
+    assert!(
+        run.report_md.contains("the plugin did not start"),
+        "{}",
+        run.report_md
+    );
+    assert_balanced_html(&run.report_html);
+}
+
+#[test]
 fn a_csi_plugin_needs_its_kind() {
     // CSI plugins do not handshake: detection says so and points at --kind.
     let out = cli(&["check".as_ref(), "/bin/true".as_ref()]);

@@ -22,7 +22,9 @@ use nomad_plugin_proto::nomad::base as basepb;
 use nomad_plugin_proto::nomad::base::base_plugin_client::BasePluginClient;
 use nomad_plugin_testkit::autoscaler::AutoscalerSuite;
 use nomad_plugin_testkit::common::{install_plugin, HostVolumeSuite, SecretsSuite};
-use nomad_plugin_testkit::csi::{run_suite as run_csi_suite, CsiLaunch, CsiPluginProcess};
+use nomad_plugin_testkit::csi::{
+    run_suite as run_csi_suite, CsiLaunch, CsiPluginProcess, CSI_SPEC_VERSION,
+};
 use nomad_plugin_testkit::device::{config_body, repl, DevicePlugin, DeviceSuite};
 use nomad_plugin_testkit::driver::{hcl_string, DriverSuite};
 use nomad_plugin_testkit::launch::Launcher;
@@ -315,24 +317,36 @@ async fn run_suite(
 
 /// Starts a CSI plugin as Nomad starts a `csi_plugin` task (its arguments
 /// after `--`, `CSI_ENDPOINT` in a fresh mount directory), learns its
-/// facts, runs the CSI suite and stops it with SIGTERM.
+/// facts, runs the CSI suite and stops it with SIGTERM. A plugin that does
+/// not start is a failed `launch` check, as for the other kinds.
 async fn csi_suite(
     args: &Args,
     progress: Progress,
     logs: &FailureLogs,
 ) -> Result<(SuiteReport, Option<Facts>), String> {
     let mounts = tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
-    let plugin = CsiLaunch::new(&args.plugin)
+    let not_started =
+        |progress: Progress, why: String| -> Result<(SuiteReport, Option<Facts>), String> {
+            let mut report =
+                SuiteReport::new("csi", args.plugin.display().to_string()).with_progress(progress);
+            report.record("launch", Err(why.clone()));
+            let mut facts = Facts::unknown(Kind::Csi, &args.plugin, why);
+            facts.protocols = vec![("CSI spec".into(), CSI_SPEC_VERSION.into())];
+            Ok((report, Some(facts)))
+        };
+    let plugin = match CsiLaunch::new(&args.plugin)
         .args(&args.plugin_args)
         .start()
         .await
-        .map_err(|e| format!("cannot start the CSI plugin: {e}"))?;
-    let plugin = Arc::new(plugin);
+    {
+        Ok(p) => Arc::new(p),
+        Err(e) => return not_started(progress, format!("the plugin did not start: {e}")),
+    };
     logs.attach_csi(Arc::downgrade(&plugin));
-    let client = plugin
-        .client()
-        .await
-        .map_err(|e| format!("cannot connect to the CSI plugin: {e}"))?;
+    let client = match plugin.client().await {
+        Ok(c) => c,
+        Err(e) => return not_started(progress, format!("cannot connect to the plugin: {e}")),
+    };
     let facts = probe::csi_facts(&client, &args.plugin).await;
     let name = if facts.plugin.name.is_empty() {
         args.plugin.display().to_string()

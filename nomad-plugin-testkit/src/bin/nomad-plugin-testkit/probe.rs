@@ -37,7 +37,7 @@ pub struct Facts {
 
 impl Facts {
     /// Facts that could not be learned, with the reason.
-    fn unknown(kind: Kind, binary: &Path, why: String) -> Facts {
+    pub fn unknown(kind: Kind, binary: &Path, why: String) -> Facts {
         Facts {
             plugin: PluginFacts {
                 plugin_type: kind.name().into(),
