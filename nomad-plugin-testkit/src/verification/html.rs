@@ -92,7 +92,7 @@ pub(super) fn render(r: &VerificationReport) -> String {
                     "<p>Plugin log around this check:</p>\n<pre>{}</pre>\n",
                     esc(&lines.join("\n"))
                 )),
-                _ => out.push_str("<p>The plugin logged nothing around this check.</p>\n"),
+                _ => out.push_str("<p>No plugin log lines were captured around this check.</p>\n"),
             }
         }
     }

@@ -64,7 +64,7 @@ pub(super) fn render(r: &VerificationReport) -> String {
                     out.push_str("Plugin log around this check:\n\n");
                     fenced(&mut out, &lines.join("\n"));
                 }
-                _ => out.push_str("The plugin logged nothing around this check.\n\n"),
+                _ => out.push_str("No plugin log lines were captured around this check.\n\n"),
             }
         }
     }

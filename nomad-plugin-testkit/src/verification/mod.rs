@@ -95,7 +95,9 @@ pub struct VerificationReport {
     pub task_schema: Option<SchemaInfo>,
     /// The protocols and versions spoken, as `(protocol, version)`.
     pub protocols: Vec<(String, String)>,
-    /// The plugin's log lines around each failed check, by check name.
+    /// The plugin's log lines around each failed check, by check name
+    /// (the CLI captures go-plugin plugins' hclog stderr and CSI plugins'
+    /// output; exec-based plugins' output is in each check's detail).
     pub failure_logs: BTreeMap<String, Vec<String>>,
     /// Where it ran.
     pub machine: Machine,
