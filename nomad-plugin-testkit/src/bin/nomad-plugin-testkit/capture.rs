@@ -24,9 +24,13 @@ impl PluginLog {
     /// if one is installed already.
     pub fn install() -> Option<PluginLog> {
         let log = PluginLog::default();
-        tracing::subscriber::set_global_default(Capture { log: log.clone() })
+        tracing::subscriber::set_global_default(log.subscriber())
             .ok()
             .map(|()| log)
+    }
+
+    fn subscriber(&self) -> impl Subscriber + Send + Sync {
+        Capture { log: self.clone() }
     }
 
     /// Takes the lines captured since the last call.
@@ -37,7 +41,7 @@ impl PluginLog {
             .unwrap_or_default()
     }
 
-    fn push(&self, line: String) {
+    pub(crate) fn push(&self, line: String) {
         if let Ok(mut l) = self.lines.lock() {
             if l.len() >= KEEP {
                 l.remove(0);
@@ -116,4 +120,28 @@ impl Subscriber for Capture {
     fn enter(&self, _: &Id) {}
 
     fn exit(&self, _: &Id) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_plugin_lines_as_an_agent_log_shows_them() {
+        let log = PluginLog::default();
+        tracing::subscriber::with_default(log.subscriber(), || {
+            let fields = serde_json::json!({"task": "web"});
+            tracing::warn!(target: "plugin", module = "exec", %fields, "task exited");
+            tracing::debug!(target: "plugin", "panic: runtime error");
+            tracing::info!(target: "nomad_plugin_testkit", "not the plugin's");
+        });
+        assert_eq!(
+            log.take(),
+            vec![
+                "[warn] exec: task exited {\"task\":\"web\"}".to_string(),
+                "[debug] panic: runtime error".to_string(),
+            ]
+        );
+        assert!(log.take().is_empty(), "take drains");
+    }
 }

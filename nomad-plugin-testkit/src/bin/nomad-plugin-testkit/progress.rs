@@ -168,3 +168,37 @@ pub fn live_progress(done: Arc<AtomicUsize>, logs: FailureLogs) -> Progress {
         logs.on_check(&c.name, c.status);
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_check_gets_the_lines_before_and_after_it() {
+        let log = PluginLog::default();
+        log.push("from detection".into());
+        let logs = FailureLogs::new(Some(log.clone()));
+        log.push("during a".into());
+        logs.on_check("a", CheckStatus::Passed);
+        log.push("during b".into());
+        logs.on_check("b", CheckStatus::Failed);
+        log.push("b's plugin dies".into());
+        logs.on_check("c", CheckStatus::Passed);
+        log.push("during d".into());
+        logs.on_check("d", CheckStatus::Failed);
+        log.push("after the suite".into());
+        logs.finish();
+        let got = logs.logs();
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert_eq!(got["b"], vec!["during b", "b's plugin dies"]);
+        assert_eq!(got["d"], vec!["during d", "after the suite"]);
+    }
+
+    #[test]
+    fn nothing_is_kept_without_a_source() {
+        let logs = FailureLogs::new(None);
+        logs.on_check("a", CheckStatus::Failed);
+        logs.finish();
+        assert!(logs.logs().values().all(Vec::is_empty));
+    }
+}
