@@ -15,3 +15,4 @@ pub mod driver;
 pub mod hcl;
 pub mod launch;
 pub mod report;
+pub mod verification;

@@ -41,7 +41,7 @@ use std::time::Duration;
 
 use nomad_plugin_sdk::autoscaler::{ConfigMap, NomadConfig, ScalingDirection};
 
-use crate::report::SuiteReport;
+use crate::report::{Progress, SuiteReport};
 
 /// How long the suite waits for one call. The agent itself sets no
 /// deadline on most autoscaler calls, so a call that hangs hangs the
@@ -145,6 +145,7 @@ pub struct AutoscalerSuite {
     pub(crate) cases: Vec<StrategyCase>,
     pub(crate) target_config: ConfigMap,
     pub(crate) scale_by: Option<i64>,
+    pub(crate) progress: Option<Progress>,
 }
 
 impl AutoscalerSuite {
@@ -173,6 +174,7 @@ impl AutoscalerSuite {
             cases: Vec::new(),
             target_config: ConfigMap::new(),
             scale_by: None,
+            progress: None,
         }
     }
 
@@ -189,6 +191,13 @@ impl AutoscalerSuite {
     /// A suite for a target plugin.
     pub fn target(binary: impl Into<PathBuf>) -> Self {
         Self::new(PluginKind::Target, binary)
+    }
+
+    /// Tells `progress` about each check as soon as it is recorded (the
+    /// CLI prints them live).
+    pub fn progress(mut self, progress: Progress) -> Self {
+        self.progress = Some(progress);
+        self
     }
 
     /// The `driver` of the agent's block (default: the binary's file name,
@@ -276,7 +285,8 @@ impl AutoscalerSuite {
         let mut report = SuiteReport::new(
             format!("autoscaler {}", self.kind.name()),
             self.binary.display().to_string(),
-        );
+        )
+        .with_progress(self.progress.clone());
         let plugin = match load::load_checked(&self, &mut report).await {
             Some(p) => p,
             None => return report,

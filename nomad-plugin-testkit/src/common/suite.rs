@@ -11,6 +11,7 @@ use super::host_volume::{
 use super::secrets::{FetchVerdict, NomadVersion, SecretBlock, SecretsCaller};
 use super::{FingerprintVerdict, RawRun};
 
+use crate::report::Progress;
 pub use crate::report::{Check, CheckStatus, SuiteReport};
 
 fn fingerprint_check(
@@ -59,6 +60,7 @@ pub struct HostVolumeSuite {
     parameters: Option<BTreeMap<String, String>>,
     invalid_parameters: Option<BTreeMap<String, String>>,
     concurrency: usize,
+    progress: Option<Progress>,
 }
 
 impl HostVolumeSuite {
@@ -77,7 +79,15 @@ impl HostVolumeSuite {
             parameters: None,
             invalid_parameters: None,
             concurrency: 3,
+            progress: None,
         }
+    }
+
+    /// Tells `progress` about each check as soon as it is recorded (the
+    /// CLI prints them live).
+    pub fn progress(mut self, progress: Progress) -> Self {
+        self.progress = Some(progress);
+        self
     }
 
     /// `capacity_min`/`capacity_max` of the volumes created (bytes; 0 = unset).
@@ -137,7 +147,7 @@ impl HostVolumeSuite {
     pub async fn run(&self) -> SuiteReport {
         let c = &self.caller;
         let id = c.plugin_id();
-        let mut r = SuiteReport::new("host volume", id);
+        let mut r = SuiteReport::new("host volume", id).with_progress(self.progress.clone());
 
         r.record(
             "reserved-id",
@@ -484,6 +494,7 @@ pub struct SecretsSuite {
     present: SecretBlock,
     expected: Option<BTreeMap<String, String>>,
     missing: SecretBlock,
+    progress: Option<Progress>,
 }
 
 impl SecretsSuite {
@@ -500,7 +511,15 @@ impl SecretsSuite {
             present: SecretBlock::new("present", present_path),
             expected: None,
             missing: SecretBlock::new("missing", missing_path),
+            progress: None,
         }
+    }
+
+    /// Tells `progress` about each check as soon as it is recorded (the
+    /// CLI prints them live).
+    pub fn progress(mut self, progress: Progress) -> Self {
+        self.progress = Some(progress);
+        self
     }
 
     /// The keys and values `present_path` must return.
@@ -534,7 +553,7 @@ impl SecretsSuite {
     pub async fn run(&self) -> SuiteReport {
         let c = &self.caller;
         let id = c.provider();
-        let mut r = SuiteReport::new("secret provider", id);
+        let mut r = SuiteReport::new("secret provider", id).with_progress(self.progress.clone());
         r.record(
             "reserved-id",
             if id == "nomad" || id == "vault" {

@@ -30,3 +30,7 @@ pub use client::{CsiClient, ProbeError, ProbeOptions};
 pub use nomad::{staging_path, target_path, AttachmentMode, Usage};
 pub use process::{CsiLaunch, CsiLaunchError, CsiPluginProcess, Stopped};
 pub use suite::{run_suite, SuiteOptions};
+
+/// The CSI spec version the testkit's client and suite follow (the
+/// `csi.proto` vendored in `nomad-plugin-proto`).
+pub const CSI_SPEC_VERSION: &str = "v1.12.0";

@@ -16,7 +16,7 @@ use tonic::{Code, Status};
 
 use super::client::CsiClient;
 use super::nomad::{staging_path, target_path, AttachmentMode, Usage};
-use crate::report::SuiteReport;
+use crate::report::{Progress, SuiteReport};
 
 /// What the suite uses.
 #[derive(Debug, Clone)]
@@ -39,6 +39,8 @@ pub struct SuiteOptions {
     pub existing_volume_id: Option<String>,
     /// Deadline of each call.
     pub call_timeout: Duration,
+    /// Told about each check as soon as it is recorded.
+    pub progress: Option<Progress>,
 }
 
 impl SuiteOptions {
@@ -53,6 +55,7 @@ impl SuiteOptions {
             parameters: HashMap::new(),
             existing_volume_id: None,
             call_timeout: Duration::from_secs(60),
+            progress: None,
         }
     }
 }
@@ -63,7 +66,7 @@ pub async fn run_suite(client: &CsiClient, plugin: &str, options: &SuiteOptions)
     let mut s = Suite {
         c: client.clone(),
         o: options.clone(),
-        r: SuiteReport::new("csi", plugin),
+        r: SuiteReport::new("csi", plugin).with_progress(options.progress.clone()),
         ctrl: HashSet::new(),
         node: HashSet::new(),
     };

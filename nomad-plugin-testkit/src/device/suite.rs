@@ -8,7 +8,7 @@ use nomad_plugin_proto::nomad::device as pb;
 use nomad_plugin_sdk::device::{ContainerReservation, DeviceGroup};
 
 use super::{display_name, DevicePlugin};
-use crate::report::SuiteReport;
+use crate::report::{Progress, SuiteReport};
 
 /// Checks a device plugin against what Nomad's client needs from it.
 ///
@@ -26,6 +26,7 @@ pub struct DeviceSuite {
     stay_open: Duration,
     stats_interval: Duration,
     stats_messages: usize,
+    progress: Option<Progress>,
 }
 
 /// Nomad registers the node without waiting longer than this for the first
@@ -42,7 +43,15 @@ impl DeviceSuite {
             stay_open: Duration::from_secs(3),
             stats_interval: Duration::from_secs(1),
             stats_messages: 3,
+            progress: None,
         }
+    }
+
+    /// Tells `progress` about each check as soon as it is recorded (the
+    /// CLI prints them live).
+    pub fn progress(mut self, progress: Progress) -> Self {
+        self.progress = Some(progress);
+        self
     }
 
     /// The body of the plugin's `config { ... }` block.
@@ -75,7 +84,8 @@ impl DeviceSuite {
 
     /// Runs every check.
     pub async fn run(&self) -> SuiteReport {
-        let mut report = SuiteReport::new("device", display_name(&self.binary));
+        let mut report = SuiteReport::new("device", display_name(&self.binary))
+            .with_progress(self.progress.clone());
         let plugin = match DevicePlugin::launch(&self.binary, self.config.as_deref()).await {
             Ok(p) => p,
             Err(e) => {

@@ -68,6 +68,7 @@ pub use self::fixture::hcl_string;
 use self::fixture::{TaskFixture, TaskSpec};
 use self::instance::Instance;
 use crate::launch::Launcher;
+use crate::report::Progress;
 pub use crate::report::{Check, CheckStatus, SuiteReport};
 
 /// The check groups, in the order they run. Pass some of them to
@@ -105,6 +106,7 @@ pub struct DriverSuite {
     work_dir: Option<PathBuf>,
     patience: Duration,
     only: Option<Vec<String>>,
+    progress: Option<Progress>,
 }
 
 impl std::fmt::Debug for DriverSuite {
@@ -117,6 +119,7 @@ impl std::fmt::Debug for DriverSuite {
             .field("work_dir", &self.work_dir)
             .field("patience", &self.patience)
             .field("only", &self.only)
+            .field("progress", &self.progress)
             .finish_non_exhaustive()
     }
 }
@@ -141,7 +144,15 @@ impl DriverSuite {
             work_dir: None,
             patience: Duration::from_secs(30),
             only: None,
+            progress: None,
         }
+    }
+
+    /// Tells `progress` about each check as soon as it is recorded (the
+    /// CLI prints them live).
+    pub fn progress(mut self, progress: Progress) -> Self {
+        self.progress = Some(progress);
+        self
     }
 
     /// The body of the agent's `plugin "<name>" { config { ... } }` block,
@@ -198,7 +209,8 @@ impl DriverSuite {
     /// Runs the suite. Never panics on the plugin's behalf: everything the
     /// plugin does wrong is a failed check in the report.
     pub async fn run(self) -> SuiteReport {
-        let mut report = SuiteReport::new("driver", self.binary.display().to_string());
+        let mut report = SuiteReport::new("driver", self.binary.display().to_string())
+            .with_progress(self.progress.clone());
         let base_dir = self.work_dir.clone().unwrap_or_else(std::env::temp_dir);
         let work_dir = base_dir.join(format!(
             "nomad-testkit-driver-{}-{:08x}",

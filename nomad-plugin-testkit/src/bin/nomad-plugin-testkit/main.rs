@@ -3,50 +3,66 @@
 //!
 //! ```text
 //! nomad-plugin-testkit check PLUGIN_BIN [--kind K] [--config agent.hcl] [--task task.hcl]
-//!                            [--junit FILE] [--markdown FILE]
+//!                            [--junit FILE] [--markdown FILE] [--report FILE.md|FILE.html]
+//!                            [-- PLUGIN_ARGS...]
 //! nomad-plugin-testkit launch PLUGIN_BIN [--config agent.hcl]
 //! ```
 
+mod capture;
+mod probe;
+mod progress;
+
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use nomad_plugin_proto::autoscaler::base as aspb;
-use nomad_plugin_proto::autoscaler::base::base_plugin_service_client::BasePluginServiceClient;
 use nomad_plugin_proto::nomad::base as basepb;
 use nomad_plugin_proto::nomad::base::base_plugin_client::BasePluginClient;
 use nomad_plugin_testkit::autoscaler::AutoscalerSuite;
-use nomad_plugin_testkit::common::{
-    install_plugin, FingerprintVerdict, HostVolumeCaller, HostVolumeSuite, SecretsCaller,
-    SecretsSuite,
-};
+use nomad_plugin_testkit::common::{install_plugin, HostVolumeSuite, SecretsSuite};
+use nomad_plugin_testkit::csi::{run_suite as run_csi_suite, CsiLaunch, CSI_SPEC_VERSION};
 use nomad_plugin_testkit::device::{config_body, repl, DevicePlugin, DeviceSuite};
 use nomad_plugin_testkit::driver::{hcl_string, DriverSuite};
 use nomad_plugin_testkit::launch::Launcher;
-use nomad_plugin_testkit::report::{CheckStatus, SuiteReport};
+use nomad_plugin_testkit::report::{Progress, SuiteReport};
+use nomad_plugin_testkit::verification::{Machine, VerificationReport};
 use tokio::io::AsyncBufReadExt;
+
+use capture::PluginLog;
+use probe::Facts;
+use progress::{live_progress, FailureLogs};
 
 const USAGE: &str = "\
 usage:
   nomad-plugin-testkit check PLUGIN_BIN [--kind KIND] [--config agent.hcl] [--task task.hcl]
                              [--junit FILE] [--markdown FILE]
+                             [--report FILE.md|FILE.html]... [-- PLUGIN_ARGS...]
   nomad-plugin-testkit launch PLUGIN_BIN [--config agent.hcl]
 
-KIND: driver, device, apm, strategy, target, host-volume, secrets
-      (detected from the plugin when left out).
+KIND: driver, device, csi, apm, strategy, target, host-volume, secrets
+      (detected from the plugin when left out, except csi: CSI plugins
+      serve on CSI_ENDPOINT without a go-plugin handshake).
 --config   a file with the plugin's `config { ... }` block (or just its body).
 --task     driver task config HCL; `{{script}}` is replaced by the quoted
            shell script each check runs (default: command = \"/bin/sh\",
            args = [\"-c\", {{script}}]).
 --secret   (secrets) a path the provider must find (default \"testkit\").
+--report   a verification report for an integration review: plugin info,
+           config schema, every check with its time, failure logs, versions
+           and machine; Markdown or self-contained HTML by the file's
+           extension (.md, .html). May be given more than once.
+-- ARGS    (csi) arguments for the plugin, e.g. -- --data-dir /tmp/csi.
 exit status: 0 all checks passed, 1 a check failed, 2 usage or launch error.";
 
-/// The plugin kinds the CLI knows. Adding one (CSI) is one variant, one
-/// arm in `parse`, one in `run_suite`.
+/// The plugin kinds the CLI knows. Adding one is one variant, one arm in
+/// `parse`, one in `run_suite`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Driver,
     Device,
+    Csi,
     Apm,
     Strategy,
     Target,
@@ -59,6 +75,7 @@ impl Kind {
         Ok(match s {
             "driver" => Kind::Driver,
             "device" => Kind::Device,
+            "csi" => Kind::Csi,
             "apm" => Kind::Apm,
             "strategy" => Kind::Strategy,
             "target" => Kind::Target,
@@ -72,6 +89,7 @@ impl Kind {
         match self {
             Kind::Driver => "driver",
             Kind::Device => "device",
+            Kind::Csi => "csi",
             Kind::Apm => "apm",
             Kind::Strategy => "strategy",
             Kind::Target => "target",
@@ -90,7 +108,33 @@ struct Args {
     task: Option<PathBuf>,
     junit: Option<PathBuf>,
     markdown: Option<PathBuf>,
+    reports: Vec<PathBuf>,
     secret: Option<String>,
+    plugin_args: Vec<String>,
+}
+
+/// A `--report` file's format, by extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ReportFormat {
+    Markdown,
+    Html,
+}
+
+impl ReportFormat {
+    fn of(path: &Path) -> Result<ReportFormat, String> {
+        match path
+            .extension()
+            .map(|e| e.to_string_lossy().to_ascii_lowercase())
+            .as_deref()
+        {
+            Some("md" | "markdown") => Ok(ReportFormat::Markdown),
+            Some("html" | "htm") => Ok(ReportFormat::Html),
+            _ => Err(format!(
+                "--report {}: the file name must end in .md or .html",
+                path.display()
+            )),
+        }
+    }
 }
 
 fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
@@ -110,6 +154,15 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
             "--task" => args.task = Some(value("--task")?.into()),
             "--junit" => args.junit = Some(value("--junit")?.into()),
             "--markdown" => args.markdown = Some(value("--markdown")?.into()),
+            "--report" => {
+                let path = PathBuf::from(value("--report")?);
+                ReportFormat::of(&path)?;
+                args.reports.push(path);
+            }
+            "--" => {
+                args.plugin_args = argv.by_ref().collect();
+                break;
+            }
             "--secret" => args.secret = Some(value("--secret")?),
             "-h" | "--help" => return Err(String::new()),
             flag if flag.starts_with("--") => return Err(format!("unknown option {flag}")),
@@ -118,6 +171,9 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
         }
     }
     args.plugin = plugin.ok_or("PLUGIN_BIN is missing")?;
+    if !args.plugin_args.is_empty() && args.kind != Some(Kind::Csi) {
+        return Err("plugin arguments after `--` are for --kind csi".into());
+    }
     Ok(args)
 }
 
@@ -158,93 +214,9 @@ fn config(args: &Args) -> Result<Option<String>, String> {
         .map_err(|e| format!("{}: {e}", path.display()))
 }
 
-/// Finds the plugin's kind the way each host would discover it: go-plugin
-/// with Nomad's cookie and `PluginInfo`, then the autoscaler's cookie, then
-/// the common plugin interface's `fingerprint`.
-async fn detect(plugin: &Path) -> Result<Kind, String> {
-    let patience = Duration::from_secs(10);
-    let nomad = Launcher::nomad(plugin)
-        .null_stdin()
-        .start_timeout(patience)
-        .launch()
-        .await;
-    let nomad_err = match nomad {
-        Ok(running) => {
-            let info = BasePluginClient::new(running.channel())
-                .plugin_info(basepb::PluginInfoRequest {})
-                .await;
-            let _ = running.kill().await;
-            let info = info
-                .map_err(|s| format!("the plugin handshook but PluginInfo failed: {s}"))?
-                .into_inner();
-            return match basepb::PluginType::try_from(info.r#type) {
-                Ok(basepb::PluginType::Driver) => Ok(Kind::Driver),
-                Ok(basepb::PluginType::Device) => Ok(Kind::Device),
-                _ => Err(format!(
-                    "PluginInfo reports type {}, which Nomad does not load; use --kind",
-                    info.r#type
-                )),
-            };
-        }
-        Err(e) => e.to_string(),
-    };
-    let autoscaler = Launcher::autoscaler(plugin)
-        .null_stdin()
-        .start_timeout(patience)
-        .launch()
-        .await;
-    let autoscaler_err = match autoscaler {
-        Ok(running) => {
-            let info = BasePluginServiceClient::new(running.channel())
-                .plugin_info(aspb::PluginInfoRequest {})
-                .await;
-            let _ = running.kill().await;
-            let info = info
-                .map_err(|s| format!("the plugin handshook but PluginInfo failed: {s}"))?
-                .into_inner();
-            return match aspb::PluginType::try_from(info.r#type) {
-                Ok(aspb::PluginType::Apm) => Ok(Kind::Apm),
-                Ok(aspb::PluginType::Strategy) => Ok(Kind::Strategy),
-                Ok(aspb::PluginType::Target) => Ok(Kind::Target),
-                _ => Err(format!(
-                    "PluginInfo reports autoscaler type {}; use --kind",
-                    info.r#type
-                )),
-            };
-        }
-        Err(e) => e.to_string(),
-    };
-    let (dir, id) = installed(plugin)?;
-    if matches!(
-        SecretsCaller::new(dir.path(), &id)
-            .fingerprint()
-            .await
-            .verdict,
-        FingerprintVerdict::Registered { .. }
-    ) {
-        return Ok(Kind::Secrets);
-    }
-    let volumes = tempfile::tempdir().map_err(|e| e.to_string())?;
-    if matches!(
-        HostVolumeCaller::new(dir.path(), &id, volumes.path())
-            .fingerprint()
-            .await
-            .verdict,
-        FingerprintVerdict::Registered { .. }
-    ) {
-        return Ok(Kind::HostVolume);
-    }
-    Err(format!(
-        "could not tell what kind of plugin {} is; pass --kind.\n  as a Nomad go-plugin: \
-         {nomad_err}\n  as an autoscaler plugin: {autoscaler_err}\n  as a host volume or \
-         secrets plugin: `fingerprint` was not accepted",
-        plugin.display()
-    ))
-}
-
 /// Copies the plugin into a fresh plugin directory under its file name, as
 /// an operator installs exec-based plugins.
-fn installed(plugin: &Path) -> Result<(tempfile::TempDir, String), String> {
+pub(crate) fn installed(plugin: &Path) -> Result<(tempfile::TempDir, String), String> {
     let id = plugin
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -255,13 +227,20 @@ fn installed(plugin: &Path) -> Result<(tempfile::TempDir, String), String> {
     Ok((dir, id))
 }
 
-/// Runs the suite for `kind`. One arm per kind.
-async fn run_suite(kind: Kind, args: &Args) -> Result<SuiteReport, String> {
+/// Runs the suite for `kind`, telling `progress` about each check. One arm
+/// per kind. CSI also returns the plugin's facts, learned from the suite's
+/// own launch.
+async fn run_suite(
+    kind: Kind,
+    args: &Args,
+    progress: Progress,
+    logs: &FailureLogs,
+) -> Result<(SuiteReport, Option<Facts>), String> {
     let plugin = &args.plugin;
     let config = config(args)?;
-    Ok(match kind {
+    let report = match kind {
         Kind::Driver => {
-            let mut suite = DriverSuite::new(plugin);
+            let mut suite = DriverSuite::new(plugin).progress(progress);
             if let Some(body) = &config {
                 suite = suite.plugin_config_hcl(body.clone());
             }
@@ -281,11 +260,21 @@ async fn run_suite(kind: Kind, args: &Args) -> Result<SuiteReport, String> {
             suite.run().await
         }
         Kind::Device => {
-            let mut suite = DeviceSuite::new(plugin);
+            let mut suite = DeviceSuite::new(plugin).progress(progress);
             if let Some(body) = &config {
                 suite = suite.config(body.clone());
             }
             suite.run().await
+        }
+        Kind::Csi => {
+            if config.is_some() {
+                return Err(
+                    "--config is for Nomad's HCL plugin blocks; give a CSI plugin its \
+                     arguments after `--`"
+                        .into(),
+                );
+            }
+            return csi_suite(args, progress, logs).await;
         }
         Kind::Apm | Kind::Strategy | Kind::Target => {
             if config.is_some() {
@@ -300,12 +289,13 @@ async fn run_suite(kind: Kind, args: &Args) -> Result<SuiteReport, String> {
                 Kind::Strategy => AutoscalerSuite::strategy(plugin),
                 _ => AutoscalerSuite::target(plugin),
             };
-            suite.run().await
+            suite.progress(progress).run().await
         }
         Kind::HostVolume => {
             let (dir, id) = installed(plugin)?;
             let volumes = tempfile::tempdir().map_err(|e| e.to_string())?;
             HostVolumeSuite::new(dir.path(), &id, volumes.path())
+                .progress(progress)
                 .run()
                 .await
         }
@@ -314,45 +304,122 @@ async fn run_suite(kind: Kind, args: &Args) -> Result<SuiteReport, String> {
             let present = args.secret.as_deref().unwrap_or("testkit");
             let missing = format!("{present}-missing-{}", std::process::id());
             SecretsSuite::new(dir.path(), &id, present, &missing)
+                .progress(progress)
                 .run()
                 .await
         }
-    })
+    };
+    Ok((report, None))
+}
+
+/// Starts a CSI plugin as Nomad starts a `csi_plugin` task (its arguments
+/// after `--`, `CSI_ENDPOINT` in a fresh mount directory), learns its
+/// facts, runs the CSI suite and stops it with SIGTERM. A plugin that does
+/// not start is a failed `launch` check, as for the other kinds.
+async fn csi_suite(
+    args: &Args,
+    progress: Progress,
+    logs: &FailureLogs,
+) -> Result<(SuiteReport, Option<Facts>), String> {
+    let mounts = tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
+    let not_started =
+        |progress: Progress, why: String| -> Result<(SuiteReport, Option<Facts>), String> {
+            let mut report =
+                SuiteReport::new("csi", args.plugin.display().to_string()).with_progress(progress);
+            report.record("launch", Err(why.clone()));
+            let mut facts = Facts::unknown(Kind::Csi, &args.plugin, why);
+            facts.protocols = vec![("CSI spec".into(), CSI_SPEC_VERSION.into())];
+            Ok((report, Some(facts)))
+        };
+    let plugin = match CsiLaunch::new(&args.plugin)
+        .args(&args.plugin_args)
+        .start()
+        .await
+    {
+        Ok(p) => Arc::new(p),
+        Err(e) => return not_started(progress, format!("the plugin did not start: {e}")),
+    };
+    logs.attach_csi(Arc::downgrade(&plugin));
+    let client = match plugin.client().await {
+        Ok(c) => c,
+        Err(e) => return not_started(progress, format!("cannot connect to the plugin: {e}")),
+    };
+    let facts = probe::csi_facts(&client, &args.plugin).await;
+    let name = if facts.plugin.name.is_empty() {
+        args.plugin.display().to_string()
+    } else {
+        facts.plugin.name.clone()
+    };
+    let mut options = nomad_plugin_testkit::csi::SuiteOptions::new(mounts.path());
+    options.progress = Some(progress);
+    let report = run_csi_suite(&client, &name, &options).await;
+    drop(client);
+    // The progress observer holds the plugin weakly, so this is the last
+    // strong reference; were it not, dropping it would still kill the plugin.
+    if let Ok(plugin) = Arc::try_unwrap(plugin) {
+        let _ = plugin.stop(Duration::from_secs(20)).await;
+    }
+    Ok((report, Some(facts)))
+}
+
+/// The command line as typed, for the report.
+fn command_line() -> String {
+    std::iter::once("nomad-plugin-testkit".to_string())
+        .chain(std::env::args().skip(1).map(|a| {
+            if a.is_empty() || a.contains(|c: char| c.is_whitespace() || c == '\'' || c == '"') {
+                format!("'{}'", a.replace('\'', "'\\''"))
+            } else {
+                a
+            }
+        }))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 async fn check(args: &Args) -> Result<ExitCode, String> {
     let started = Instant::now();
-    let kind = match args.kind {
-        Some(k) => k,
+    let plugin_log = if args.reports.is_empty() {
+        None
+    } else {
+        PluginLog::install()
+    };
+    let (kind, mut facts) = match args.kind {
+        Some(k) => (k, None),
         None => {
             eprintln!("[testkit] detecting the kind of {}", args.plugin.display());
-            detect(&args.plugin).await?
+            probe::detect(&args.plugin).await?
         }
     };
+    if !args.reports.is_empty() && facts.is_none() && kind != Kind::Csi {
+        facts = Some(probe::facts(kind, &args.plugin).await);
+    }
     eprintln!(
         "[testkit] running the {} suite against {}",
         kind.name(),
         args.plugin.display()
     );
-    // The suites report when they are done; a heartbeat shows the run is alive.
-    let suite = run_suite(kind, args);
+    let logs = FailureLogs::new(plugin_log);
+    let done = Arc::new(AtomicUsize::new(0));
+    let progress = live_progress(done.clone(), logs.clone());
+    // Checks print as they end; a heartbeat shows a long one is alive.
+    let suite = run_suite(kind, args, progress, &logs);
     tokio::pin!(suite);
-    let mut beat = tokio::time::interval(Duration::from_secs(5));
+    let mut beat = tokio::time::interval(Duration::from_secs(10));
     beat.tick().await;
-    let report = loop {
+    let (report, suite_facts) = loop {
         tokio::select! {
             r = &mut suite => break r?,
-            _ = beat.tick() => eprintln!("[testkit] ... still running ({}s)", started.elapsed().as_secs()),
+            _ = beat.tick() => eprintln!(
+                "[testkit] ... still running ({}s, {} checks done)",
+                started.elapsed().as_secs(),
+                done.load(Ordering::Relaxed)
+            ),
         }
     };
-    for c in &report.checks {
-        let tag = match c.status {
-            CheckStatus::Passed => "PASS",
-            CheckStatus::Failed => "FAIL",
-            CheckStatus::Skipped => "SKIP",
-        };
-        eprintln!("[testkit] {tag} {}", c.name);
+    if suite_facts.is_some() {
+        facts = suite_facts;
     }
+    logs.finish();
     println!("{report}");
     if let Some(path) = &args.junit {
         std::fs::write(path, report.to_junit_xml())
@@ -361,6 +428,35 @@ async fn check(args: &Args) -> Result<ExitCode, String> {
     if let Some(path) = &args.markdown {
         std::fs::write(path, report.to_markdown())
             .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
+    if !args.reports.is_empty() {
+        let facts = facts.unwrap_or_else(|| probe::Facts {
+            plugin: Default::default(),
+            schema: nomad_plugin_testkit::verification::SchemaInfo::Unavailable(
+                "the plugin could not be asked".into(),
+            ),
+            task_schema: None,
+            protocols: Vec::new(),
+        });
+        let verification = VerificationReport {
+            suite: report.clone(),
+            plugin: facts.plugin,
+            schema: facts.schema,
+            task_schema: facts.task_schema,
+            protocols: facts.protocols,
+            failure_logs: logs.logs(),
+            machine: Machine::current(),
+            command: Some(command_line()),
+        };
+        for path in &args.reports {
+            let text = match ReportFormat::of(path)? {
+                ReportFormat::Markdown => verification.to_markdown(),
+                ReportFormat::Html => verification.to_html(),
+            };
+            std::fs::write(path, text)
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            eprintln!("[testkit] wrote the verification report {}", path.display());
+        }
     }
     let verdict = if report.passed() { "PASSED" } else { "FAILED" };
     println!(
@@ -379,7 +475,7 @@ async fn check(args: &Args) -> Result<ExitCode, String> {
 async fn launch(args: &Args) -> Result<ExitCode, String> {
     let kind = match args.kind {
         Some(k) => k,
-        None => detect(&args.plugin).await?,
+        None => probe::detect(&args.plugin).await?.0,
     };
     let config = config(args)?;
     match kind {
@@ -466,5 +562,37 @@ mod tests {
         assert!(parse(&["check", "bin", "--junit"]).is_err());
         assert!(parse(&["frobnicate", "bin"]).is_err());
         assert!(parse(&["check", "a", "b"]).is_err());
+    }
+
+    #[test]
+    fn parses_reports_and_plugin_args() {
+        let a = parse(&[
+            "check",
+            "bin",
+            "--kind",
+            "csi",
+            "--report",
+            "r.md",
+            "--report",
+            "r.HTML",
+            "--",
+            "--data-dir",
+            "/tmp/x",
+        ])
+        .unwrap();
+        assert_eq!(a.kind, Some(Kind::Csi));
+        assert_eq!(
+            a.reports,
+            vec![PathBuf::from("r.md"), PathBuf::from("r.HTML")]
+        );
+        assert_eq!(a.plugin_args, vec!["--data-dir", "/tmp/x"]);
+        assert_eq!(
+            ReportFormat::of(Path::new("r.HTML")),
+            Ok(ReportFormat::Html)
+        );
+        let e = parse(&["check", "bin", "--report", "r.pdf"]).unwrap_err();
+        assert!(e.contains(".md or .html"), "{e}");
+        let e = parse(&["check", "bin", "--", "--x"]).unwrap_err();
+        assert!(e.contains("--kind csi"), "{e}");
     }
 }
