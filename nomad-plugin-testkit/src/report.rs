@@ -258,20 +258,7 @@ impl SuiteReport {
             format_duration(self.duration()),
             env!("CARGO_PKG_VERSION")
         ));
-        out.push_str("| Result | Check | Time | Detail |\n|---|---|---:|---|\n");
-        for c in &self.checks {
-            let tag = match c.status {
-                CheckStatus::Passed => "pass",
-                CheckStatus::Failed => "**FAIL**",
-                CheckStatus::Skipped => "skip",
-            };
-            out.push_str(&format!(
-                "| {tag} | `{}` | {} | {} |\n",
-                md_code(&c.name),
-                format_duration(c.duration),
-                md_escape(&c.detail)
-            ));
-        }
+        markdown_checks(&mut out, &self.checks);
         out
     }
 
@@ -280,6 +267,25 @@ impl SuiteReport {
     #[track_caller]
     pub fn assert_passed(&self) {
         assert!(self.passed(), "{self}");
+    }
+}
+
+/// The Markdown table of checks (result, name, time, detail) that both
+/// [`SuiteReport::to_markdown`] and the verification report print.
+pub(crate) fn markdown_checks(out: &mut String, checks: &[Check]) {
+    out.push_str("| Result | Check | Time | Detail |\n|---|---|---:|---|\n");
+    for c in checks {
+        let tag = match c.status {
+            CheckStatus::Passed => "pass",
+            CheckStatus::Failed => "**FAIL**",
+            CheckStatus::Skipped => "skip",
+        };
+        out.push_str(&format!(
+            "| {tag} | `{}` | {} | {} |\n",
+            md_code(&c.name),
+            format_duration(c.duration),
+            md_escape(&c.detail)
+        ));
     }
 }
 

@@ -2,7 +2,7 @@
 //! request renders, failure logs in fenced blocks.
 
 use super::{SchemaInfo, VerificationReport};
-use crate::report::{format_duration, md_code, md_escape, CheckStatus};
+use crate::report::{format_duration, md_code, md_escape};
 
 pub(super) fn render(r: &VerificationReport) -> String {
     let (passed, failed, skipped) = r.counts();
@@ -33,20 +33,7 @@ pub(super) fn render(r: &VerificationReport) -> String {
     }
 
     out.push_str("## Checks\n\n");
-    out.push_str("| Result | Check | Time | Detail |\n|---|---|---:|---|\n");
-    for c in &r.suite.checks {
-        let tag = match c.status {
-            CheckStatus::Passed => "pass",
-            CheckStatus::Failed => "**FAIL**",
-            CheckStatus::Skipped => "skip",
-        };
-        out.push_str(&format!(
-            "| {tag} | `{}` | {} | {} |\n",
-            md_code(&c.name),
-            format_duration(c.duration),
-            md_escape(&c.detail)
-        ));
-    }
+    crate::report::markdown_checks(&mut out, &r.suite.checks);
     out.push('\n');
 
     let failures: Vec<_> = r.suite.failures().collect();
