@@ -363,6 +363,24 @@ mod tests {
     }
 
     #[test]
+    fn new_group_leader_is_counted_before_the_next_scan() {
+        use std::os::unix::process::CommandExt;
+        // Fill the shared index first, so the new process is not in it.
+        // SAFETY: getpgrp has no preconditions.
+        let _ = GroupStats::new().sample(unsafe { libc::getpgrp() }, 2000.0);
+        let mut child = std::process::Command::new("sleep")
+            .arg("5")
+            .process_group(0)
+            .spawn()
+            .expect("spawn sleep");
+        let pid = child.id() as i32;
+        let usage = GroupStats::new().sample(pid, 2000.0);
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(usage.by_pid.contains_key(&pid.to_string()));
+    }
+
+    #[test]
     fn stats_of_own_group() {
         // SAFETY: getpgrp has no preconditions.
         let pgid = unsafe { libc::getpgrp() };
