@@ -11,7 +11,9 @@ const USAGE: &str = "usage: cargo xtask <command>
 commands:
   test    install what the tests need (Go modules for the interop hosts) and run the whole test suite
   demo    build a reference plugin and drive it through the testkit as a Nomad client would
-  bench   build the runtime probes (Rust and Go) in release mode and print launch figures side by side
+  bench   build the runtime probes and reference drivers (Rust and Go) in release mode and print their
+          figures side by side; `bench --load` runs the load benchmark instead (10,000 tasks started and
+          destroyed in rounds, 10,000 WaitTask calls, 1,000 TaskStats streams; several minutes)
   new-plugin --kind KIND NAME [--path DIR] [--local]
           generate a standalone plugin crate with a conformance test
           (KIND: driver, device, csi, apm, strategy, target, host-volume, secrets);
@@ -344,8 +346,19 @@ fn target_dir() -> PathBuf {
 }
 
 /// Benchmarks: builds the Rust and Go probe plugins optimised, then runs the
-/// testkit's bench binaries with their paths.
+/// testkit's bench binaries with their paths. `--load` runs the load bench
+/// (`benches/load.rs`) against the reference drivers instead.
 fn bench(extra: &[String]) -> Result<()> {
+    let load = extra.iter().any(|a| a == "--load");
+    let extra: Vec<&String> = extra.iter().filter(|a| *a != "--load").collect();
+    if load {
+        let (rsexec, go_driver) = build_drivers()?;
+        return run(cargo()
+            .args(["bench", "-p", "nomad-plugin-testkit", "--bench", "load"])
+            .env("BENCH_RUST_DRIVER", rsexec)
+            .env("BENCH_GO_DRIVER", go_driver)
+            .args(extra));
+    }
     run(cargo().args([
         "build",
         "--release",
@@ -369,9 +382,20 @@ fn bench(extra: &[String]) -> Result<()> {
             target_dir().join("release/examples/runtime_probe"),
         )
         .env("BENCH_GO_PLUGIN", &go_probe)
-        .args(extra))?;
+        .args(&extra))?;
 
     // The reference drivers, side by side: rsexec against go-exec-driver.
+    let (rsexec, go_driver) = build_drivers()?;
+    run(cargo()
+        .args(["bench", "-p", "nomad-plugin-testkit", "--bench", "driver"])
+        .env("BENCH_RUST_DRIVER", rsexec)
+        .env("BENCH_GO_DRIVER", go_driver)
+        .args(extra))
+}
+
+/// Builds the reference drivers optimised: rsexec (release profile) and
+/// go-exec-driver (plain `go build`); their paths.
+fn build_drivers() -> Result<(PathBuf, PathBuf)> {
     run(cargo().args([
         "build",
         "--release",
@@ -381,17 +405,14 @@ fn bench(extra: &[String]) -> Result<()> {
         "--bin",
         "rsexec",
     ]))?;
+    let go = which("go").context("the benchmarks compare against Go: install Go")?;
     let go_driver = target_dir().join("interop/go-exec-driver");
     run(Command::new(&go)
         .current_dir(root().join("nomad-plugin-testkit/interop"))
         .args(["build", "-o"])
         .arg(&go_driver)
         .arg("./cmd/go-exec-driver"))?;
-    run(cargo()
-        .args(["bench", "-p", "nomad-plugin-testkit", "--bench", "driver"])
-        .env("BENCH_RUST_DRIVER", target_dir().join("release/rsexec"))
-        .env("BENCH_GO_DRIVER", go_driver)
-        .args(extra))
+    Ok((target_dir().join("release/rsexec"), go_driver))
 }
 
 /// The fuzz crates, relative to the root: each is its own cargo workspace,

@@ -2,8 +2,9 @@
 //! statuses, process identity across restarts, `/proc` statistics and
 //! Nomad's log FIFOs.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::{CpuUsage, ExitResult, MemoryUsage, TaskResourceUsage};
@@ -124,16 +125,63 @@ pub fn same_process_alive(pid: i32, start_time: u64) -> bool {
 }
 
 /// Every live process whose process group is `pgid`.
+///
+/// This reads the `stat` file of every process on the machine; to sample
+/// many tasks' groups, [`GroupStats`] shares one such scan between them.
 pub fn group_members(pgid: i32) -> Vec<i32> {
+    scan_groups().remove(&pgid).unwrap_or_default()
+}
+
+/// Every process on the machine by process group: one pass over `/proc`.
+fn scan_groups() -> GroupIndex {
+    let mut groups = GroupIndex::new();
     let Ok(dir) = std::fs::read_dir("/proc") else {
-        return Vec::new();
+        return groups;
     };
-    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|pid| {
-            stat_fields(*pid).and_then(|f| f.get(2).and_then(|g| g.parse::<i32>().ok()))
-                == Some(pgid)
-        })
-        .collect()
+    for pid in dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok()) {
+        if let Some(pgid) = stat_fields(pid).and_then(|f| f.get(2)?.parse::<i32>().ok()) {
+            groups.entry(pgid).or_default().push(pid);
+        }
+    }
+    groups
+}
+
+/// How old the shared process-group index may be when a sample uses it.
+/// Nomad samples each task once per collection interval (1 s by default);
+/// a process that joins a task's group after the last scan is counted at
+/// most this much later (the group leader always at once).
+const GROUP_INDEX_MAX_AGE: Duration = Duration::from_secs(1);
+
+/// The last pass over `/proc`, shared by every [`GroupStats`] of the
+/// process: with one stats stream per task, scanning `/proc` for each
+/// sample would cost (tasks × processes) reads per interval.
+static GROUP_INDEX: Mutex<Option<(Instant, Arc<GroupIndex>)>> = Mutex::new(None);
+
+/// Process ids by process group.
+type GroupIndex = HashMap<i32, Vec<i32>>;
+
+/// Members of group `pgid` from an index at most `GROUP_INDEX_MAX_AGE`
+/// old, plus the leader itself. Callers check each pid's group again when
+/// they read it, since a pid may have been reused since the scan.
+fn group_members_shared(pgid: i32) -> Vec<i32> {
+    let index = {
+        let mut slot = GROUP_INDEX.lock().unwrap_or_else(|e| e.into_inner());
+        match slot.as_ref() {
+            Some((at, index)) if at.elapsed() < GROUP_INDEX_MAX_AGE => index.clone(),
+            _ => {
+                // Scanned under the lock: callers arriving meanwhile wait
+                // for this scan rather than each making their own.
+                let index = Arc::new(scan_groups());
+                *slot = Some((Instant::now(), index.clone()));
+                index
+            }
+        }
+    };
+    let mut members = index.get(&pgid).cloned().unwrap_or_default();
+    if !members.contains(&pgid) {
+        members.push(pgid);
+    }
+    members
 }
 
 fn ticks_per_second() -> f64 {
@@ -156,9 +204,13 @@ fn page_size() -> u64 {
     }
 }
 
-/// CPU time (user, system) in seconds and RSS in bytes of one process.
-fn sample(pid: i32) -> Option<(f64, f64, u64)> {
+/// CPU time (user, system) in seconds and RSS in bytes of one process, if
+/// it is (still) in process group `pgid`.
+fn sample(pid: i32, pgid: i32) -> Option<(f64, f64, u64)> {
     let f = stat_fields(pid)?;
+    if f.get(2)?.parse::<i32>().ok()? != pgid {
+        return None;
+    }
     let hz = ticks_per_second();
     let utime: f64 = f.get(11)?.parse().ok()?;
     let stime: f64 = f.get(12)?.parse().ok()?;
@@ -183,6 +235,11 @@ impl GroupStats {
     /// Samples every process in group `pgid`. CPU percent is relative to
     /// the previous call (zero on the first); `total_ticks` converts it to
     /// MHz using `cpu_mhz` (Nomad's unit for CPU).
+    ///
+    /// The group's members come from a scan of `/proc` shared by every
+    /// tracker in the process and at most a second old, so sampling a
+    /// thousand tasks costs one scan per second, not one per task; a
+    /// process that joined the group since is counted from the next scan.
     pub fn sample(&mut self, pgid: i32, cpu_mhz: f64) -> TaskResourceUsage {
         let now = Instant::now();
         let elapsed = self
@@ -193,8 +250,8 @@ impl GroupStats {
         let mut usage = TaskResourceUsage::default();
         let mut current = BTreeMap::new();
         let (mut user_pct, mut sys_pct, mut rss_total) = (0.0, 0.0, 0u64);
-        for pid in group_members(pgid) {
-            let Some((user, sys, rss)) = sample(pid) else {
+        for pid in group_members_shared(pgid) {
+            let Some((user, sys, rss)) = sample(pid, pgid) else {
                 continue;
             };
             current.insert(pid, (user, sys));
@@ -245,16 +302,24 @@ fn cpu(user: f64, sys: f64, mhz: f64) -> CpuUsage {
 
 /// The CPU speed of this machine in MHz as `/proc/cpuinfo` reports it
 /// (first core), or 1000 when unknown.
+///
+/// Read once per process and then remembered: drivers call this for every
+/// stats sample, and producing `/proc/cpuinfo` is not cheap (on x86 the
+/// kernel asks every core for its current frequency). Nomad itself reads
+/// the CPU speed once, when it fingerprints the node.
 pub fn cpu_mhz() -> f64 {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("cpu MHz"))
-                .and_then(|l| l.split(':').nth(1))
-                .and_then(|v| v.trim().parse().ok())
-        })
-        .unwrap_or(1000.0)
+    static MHZ: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    *MHZ.get_or_init(|| {
+        std::fs::read_to_string("/proc/cpuinfo")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("cpu MHz"))
+                    .and_then(|l| l.split(':').nth(1))
+                    .and_then(|v| v.trim().parse().ok())
+            })
+            .unwrap_or(1000.0)
+    })
 }
 
 /// Opens one of Nomad's log FIFOs (`TaskInfo::stdout_path`) for writing.
@@ -295,6 +360,24 @@ mod tests {
         let killed = std::process::ExitStatus::from_raw(libc::SIGKILL);
         let r = exit_result(killed);
         assert_eq!((r.exit_code, r.signal), (137, 9));
+    }
+
+    #[test]
+    fn new_group_leader_is_counted_before_the_next_scan() {
+        use std::os::unix::process::CommandExt;
+        // Fill the shared index first, so the new process is not in it.
+        // SAFETY: getpgrp has no preconditions.
+        let _ = GroupStats::new().sample(unsafe { libc::getpgrp() }, 2000.0);
+        let mut child = std::process::Command::new("sleep")
+            .arg("5")
+            .process_group(0)
+            .spawn()
+            .expect("spawn sleep");
+        let pid = child.id() as i32;
+        let usage = GroupStats::new().sample(pid, 2000.0);
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(usage.by_pid.contains_key(&pid.to_string()));
     }
 
     #[test]

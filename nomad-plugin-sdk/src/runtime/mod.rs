@@ -48,6 +48,19 @@ pub use handshake::{Handshake, HandshakeLine, Network};
 /// default is too tight for some exec payloads and recovered state.
 pub const MAX_MESSAGE_SIZE: usize = 64 * 1024 * 1024;
 
+/// How many streams one connection may make the plugin reset because of a
+/// protocol error over its lifetime before the plugin closes it with
+/// `GOAWAY(ENHANCE_YOUR_CALM, "too_many_internal_resets")`. h2's own
+/// default is 1,024; a Nomad client's connection lives as long as the
+/// plugin, hence more.
+pub const MAX_LOCAL_ERROR_RESETS: usize = 64 * 1024;
+
+/// The HTTP/2 connection window the plugin grants each client: request
+/// bytes a client may have in flight before the plugin reads them. h2
+/// allows unread small frames worth half of it (about 47,000 unary calls at
+/// 16 MiB) before it closes the connection as abusive.
+pub const CONNECTION_WINDOW: u32 = 16 * 1024 * 1024;
+
 /// How the runtime serves, in types rather than environment variables, so
 /// tests and unusual hosts need no global state.
 #[derive(Debug, Clone)]
@@ -217,6 +230,21 @@ pub async fn serve_with(
     };
 
     let router = Server::builder()
+        // tonic passes "no limit" to h2 unless told otherwise, which turns
+        // off h2's guard against a peer that makes the server reset
+        // streams with malformed frames ("MadeYouReset"). The limit counts
+        // such resets over a connection's whole life, and a Nomad client
+        // keeps its connection for as long as the plugin runs, so it is set
+        // well above what a well-behaved client can cause (frames for
+        // streams the plugin ended and has forgotten; streams the client
+        // cancels are not counted) yet finite.
+        .http2_max_local_error_reset_streams(Some(MAX_LOCAL_ERROR_RESETS))
+        // h2 closes a connection (GOAWAY "too_many_data_frames") when the
+        // small DATA frames it holds unread cost more than half the
+        // connection window. Every unary gRPC request is one such frame,
+        // so with the 1 MiB default a client that opens a few thousand
+        // calls at once (one WaitTask per task) lost its connection.
+        .initial_connection_window_size(Some(CONNECTION_WINDOW))
         .add_routes(services)
         .add_service(health)
         .add_service(GrpcControllerServer::new(controller::Controller {

@@ -379,6 +379,11 @@ impl Launcher {
     }
 }
 
+/// How many cancelled streams a testkit connection remembers, so that the
+/// plugin's frames still in flight for them are dropped quietly (see
+/// `connect_tls`).
+const MAX_REMEMBERED_RESET_STREAMS: usize = 16 * 1024;
+
 /// Opens a plain (h2c) gRPC channel to a plugin endpoint.
 pub async fn connect(endpoint: &Endpoint) -> Result<Channel, LaunchError> {
     connect_tls(endpoint, None).await
@@ -401,7 +406,19 @@ async fn connect_tls(endpoint: &Endpoint, tls: Option<TlsConfig>) -> Result<Chan
             address: address.clone(),
             source,
         })?
-        .connect_timeout(Duration::from_secs(30));
+        .connect_timeout(Duration::from_secs(30))
+        // A host that cancels many streams at once (Nomad stopping many
+        // tasks) still receives the frames the plugin sent before it saw
+        // the cancellations. h2 ignores frames for reset streams it
+        // remembers (by default 50, for 1 s) and answers the rest with
+        // RST_STREAM, counting each against a per-connection limit of 1,024
+        // after which it closes the connection itself with
+        // GOAWAY(ENHANCE_YOUR_CALM, "too_many_internal_resets"). Nomad's Go
+        // client ignores such frames and has no such limit, so the testkit
+        // remembers enough reset streams not to answer them, and has no
+        // limit either: it must not close a connection Nomad would keep.
+        .http2_max_concurrent_reset_streams(MAX_REMEMBERED_RESET_STREAMS)
+        .http2_max_local_error_reset_streams(None);
     #[cfg(feature = "automtls")]
     if let Some(config) = tls {
         let connector = tokio_rustls::TlsConnector::from(Arc::new(config));

@@ -176,15 +176,53 @@ type cpuSampler struct {
 
 const clockTicks = 100 // USER_HZ on Linux
 
+// groupIndex is the last pass over /proc by process group, shared by every
+// stats stream and at most groupIndexMaxAge old: scanning /proc for each
+// sample would cost (tasks x processes) reads per interval. rsexec (the
+// SDK's GroupStats) does the same.
+var groupIndex struct {
+	sync.Mutex
+	at     time.Time
+	groups map[int][]int
+}
+
+const groupIndexMaxAge = time.Second
+
+func groupMembers(pgid int) []int {
+	groupIndex.Lock()
+	if groupIndex.groups == nil || time.Since(groupIndex.at) >= groupIndexMaxAge {
+		groups := map[int][]int{}
+		entries, _ := os.ReadDir("/proc")
+		for _, e := range entries {
+			pid, err := strconv.Atoi(e.Name())
+			if err != nil {
+				continue
+			}
+			f, err := procStat(pid)
+			if err != nil {
+				continue
+			}
+			if g, err := strconv.Atoi(f[2]); err == nil {
+				groups[g] = append(groups[g], pid)
+			}
+		}
+		groupIndex.groups, groupIndex.at = groups, time.Now()
+	}
+	members := append([]int(nil), groupIndex.groups[pgid]...)
+	groupIndex.Unlock()
+	for _, m := range members {
+		if m == pgid {
+			return members
+		}
+	}
+	return append(members, pgid)
+}
+
 func (c *cpuSampler) sample(pgid int) *driverpb.TaskResourceUsage {
 	var user, system, rss float64
-	entries, _ := os.ReadDir("/proc")
 	page := float64(os.Getpagesize())
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
+	for _, pid := range groupMembers(pgid) {
+		// Checked again: the pid may have been reused since the scan.
 		f, err := procStat(pid)
 		if err != nil || f[2] != strconv.Itoa(pgid) {
 			continue
