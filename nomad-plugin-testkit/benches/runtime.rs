@@ -14,6 +14,8 @@ struct Figures {
     handshake: Vec<Duration>,
     first_rpc: Vec<Duration>,
     rss: Vec<u64>,
+    pss: Vec<u64>,
+    anon: Vec<u64>,
     size: u64,
 }
 
@@ -31,6 +33,8 @@ async fn measure(binary: &PathBuf, runs: usize) -> anyhow::Result<Figures> {
         handshake: Vec::new(),
         first_rpc: Vec::new(),
         rss: Vec::new(),
+        pss: Vec::new(),
+        anon: Vec::new(),
         size: std::fs::metadata(binary)?.len(),
     };
     for _ in 0..runs {
@@ -38,8 +42,10 @@ async fn measure(binary: &PathBuf, runs: usize) -> anyhow::Result<Figures> {
         let t = plugin.timings();
         f.handshake.push(t.handshake);
         f.first_rpc.push(t.healthy);
-        if let Some(rss) = plugin.rss_bytes() {
-            f.rss.push(rss);
+        if let Some(m) = plugin.memory() {
+            f.rss.push(m.rss);
+            f.pss.push(m.pss);
+            f.anon.push(m.anonymous);
         }
         let report = plugin.kill().await?;
         anyhow::ensure!(report.graceful, "{} needed SIGKILL", binary.display());
@@ -47,6 +53,8 @@ async fn measure(binary: &PathBuf, runs: usize) -> anyhow::Result<Figures> {
     f.handshake.sort();
     f.first_rpc.sort();
     f.rss.sort();
+    f.pss.sort();
+    f.anon.sort();
     Ok(f)
 }
 
@@ -73,20 +81,22 @@ async fn main() -> anyhow::Result<()> {
     }
     println!("minimal plugin, {runs} launches each, through the testkit launcher (Unix socket)\n");
     println!(
-        "| plugin | spawn→handshake min / median / p99 | spawn→first RPC min / median / p99 | idle RSS median | binary size |"
+        "| plugin | spawn→handshake min / median / p99 | spawn→first RPC min / median / p99 | idle RSS / PSS / anonymous (medians) | binary size |"
     );
     println!("|---|---|---|---|---|");
     for (name, f) in &rows {
-        let rss = f.rss.get(f.rss.len() / 2).copied().unwrap_or(0);
+        let med = |v: &[u64]| v.get(v.len() / 2).copied().unwrap_or(0) as f64 / (1024.0 * 1024.0);
         println!(
-            "| {name} | {} / {} / {} | {} / {} / {} | {:.1} MiB | {:.1} MiB |",
+            "| {name} | {} / {} / {} | {} / {} / {} | {:.1} / {:.1} / {:.2} MiB | {:.1} MiB |",
             ms(f.handshake[0]),
             ms(pct(&f.handshake, 0.5)),
             ms(pct(&f.handshake, 0.99)),
             ms(f.first_rpc[0]),
             ms(pct(&f.first_rpc, 0.5)),
             ms(pct(&f.first_rpc, 0.99)),
-            rss as f64 / (1024.0 * 1024.0),
+            med(&f.rss),
+            med(&f.pss),
+            med(&f.anon),
             f.size as f64 / (1024.0 * 1024.0),
         );
     }
@@ -94,10 +104,13 @@ async fn main() -> anyhow::Result<()> {
         let (r, g) = (&rows[0].1, &rows[1].1);
         let ratio = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64();
         println!(
-            "\nRust/Go: handshake median {:.2}, first RPC median {:.2}, idle RSS {:.2}, size {:.2}",
+            "\nRust/Go: handshake median {:.2}, first RPC median {:.2}, idle RSS {:.2}, PSS {:.2}, \
+             anonymous {:.2}, size {:.2}",
             ratio(pct(&r.handshake, 0.5), pct(&g.handshake, 0.5)),
             ratio(pct(&r.first_rpc, 0.5), pct(&g.first_rpc, 0.5)),
             r.rss[r.rss.len() / 2] as f64 / g.rss[g.rss.len() / 2] as f64,
+            r.pss[r.pss.len() / 2] as f64 / g.pss[g.pss.len() / 2] as f64,
+            r.anon[r.anon.len() / 2] as f64 / g.anon[g.anon.len() / 2] as f64,
             r.size as f64 / g.size as f64,
         );
     }

@@ -35,6 +35,12 @@ async fn launches_serves_and_stops_like_a_go_plugin() {
     assert!(socket.exists());
     assert_eq!(plugin.address().protocol_version, 2);
 
+    // Memory as the kernel accounts it: shared pages are in RSS, only a
+    // share of them in PSS, none in the anonymous figure.
+    let m = plugin.memory().expect("smaps_rollup of the plugin");
+    assert!(m.rss > 0 && m.anonymous > 0, "{m:?}");
+    assert!(m.pss <= m.rss && m.anonymous <= m.rss, "{m:?}");
+
     // Log lines arrive as hclog JSON at their own levels, with fields.
     for (level, msg) in [
         (LogLevel::Trace, "trace line"),

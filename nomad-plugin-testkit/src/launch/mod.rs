@@ -590,6 +590,17 @@ pub struct LaunchTimings {
 /// Chunks received through the stdio stream, in arrival order.
 type StdioChunks = Arc<Mutex<Vec<(StdioChannel, Vec<u8>)>>>;
 
+/// A plugin's memory in bytes ([`RunningPlugin::memory`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemoryUse {
+    /// Resident set size, shared pages included.
+    pub rss: u64,
+    /// Proportional set size: private pages plus a share of shared ones.
+    pub pss: u64,
+    /// Anonymous resident memory: what only this process holds.
+    pub anonymous: u64,
+}
+
 /// A plugin process the launcher started and connected to.
 pub struct RunningPlugin {
     timings: LaunchTimings,
@@ -632,6 +643,26 @@ impl RunningPlugin {
         let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
         let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
         Some(kb * 1024)
+    }
+
+    /// The plugin's memory split the way it matters on a busy node, read
+    /// from `/proc/<pid>/smaps_rollup`: RSS counts pages of shared libraries
+    /// (libc, mapped by every process) and of the binary's text, which the
+    /// kernel shares; `anonymous` is the memory only this process holds
+    /// (heap, stacks), and `pss` charges shared pages proportionally.
+    pub fn memory(&self) -> Option<MemoryUse> {
+        let pid = self.child.id()?;
+        let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
+        let field = |name: &str| -> Option<u64> {
+            let line = rollup.lines().find(|l| l.starts_with(name))?;
+            let kb: u64 = line[name.len()..].split_whitespace().next()?.parse().ok()?;
+            Some(kb * 1024)
+        };
+        Some(MemoryUse {
+            rss: field("Rss:")?,
+            pss: field("Pss:")?,
+            anonymous: field("Anonymous:")?,
+        })
     }
 
     /// A gRPC channel to the plugin, for any generated client.
