@@ -195,7 +195,31 @@ impl CsiLaunch {
                 })
             }
         }
-        let client = CsiClient::connect(&process.socket).await?;
+        // The socket file appears at bind(2), a moment before the plugin
+        // listens: a connection refused then is a failed probe, retried at
+        // Nomad's cadence like any other, not the end of the launch.
+        let deadline = Instant::now() + self.probe.health_timeout;
+        let client = loop {
+            match CsiClient::connect(&process.socket).await {
+                Ok(client) => break client,
+                Err(e) if Instant::now() + self.probe.interval > deadline => return Err(e.into()),
+                Err(e) => {
+                    let exited = process
+                        .child
+                        .as_mut()
+                        .and_then(|c| c.try_wait().ok().flatten());
+                    if let Some(status) = exited {
+                        return Err(CsiLaunchError::Exited {
+                            status: status.to_string(),
+                            socket,
+                            stderr: process.output(),
+                        });
+                    }
+                    tracing::debug!(error = %e, "CSI plugin not accepting yet; probing again");
+                    tokio::time::sleep(self.probe.interval).await;
+                }
+            }
+        };
         client.probe_until_ready(&self.probe).await?;
         Ok(process)
     }
