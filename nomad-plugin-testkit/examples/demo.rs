@@ -28,17 +28,21 @@ fn mkfifo(path: &Path) -> Result<()> {
 }
 
 /// Reads a log FIFO as Nomad's log collector would, printing each line.
+///
+/// The FIFO is read through tokio's pipe type, which polls the descriptor on
+/// the reactor: a blocking read (as `tokio::fs` does on its blocking pool)
+/// could not be aborted and would keep the runtime from shutting down. It is
+/// opened read-write so that it stays open between writers, as Nomad's
+/// logmon keeps it; the task is aborted once the task has been destroyed.
 fn collect(path: PathBuf, label: &'static str) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let Ok(file) = tokio::fs::OpenOptions::new()
-            .read(true)
-            .write(true) // keeps the FIFO open between writers
-            .open(&path)
-            .await
+        let Ok(pipe) = tokio::net::unix::pipe::OpenOptions::new()
+            .read_write(true)
+            .open_receiver(&path)
         else {
             return;
         };
-        let mut lines = tokio::io::BufReader::new(file).lines();
+        let mut lines = tokio::io::BufReader::new(pipe).lines();
         while let Ok(Some(line)) = lines.next_line().await {
             println!("    task {label}: {line}");
         }
@@ -269,6 +273,9 @@ async fn main() -> Result<()> {
         .await?;
     for c in collectors {
         c.abort();
+        // An aborted reader ends at its next poll; wait for it so nothing of
+        // the task outlives this step.
+        let _ = c.await;
     }
 
     step(

@@ -88,6 +88,7 @@ fn test(extra: &[String]) -> Result<()> {
         "--bins",
         "--examples",
     ]))?;
+    demo_exits()?;
     run(cargo()
         .args(["test", "--workspace", "--all-features", "--all-targets"])
         .args(extra))?;
@@ -335,6 +336,56 @@ fn demo(extra: &[String]) -> Result<()> {
         .arg(demo.join("agent.hcl"))
         .arg(demo.join("task.hcl"))
         .args(extra))
+}
+
+/// How long `cargo xtask demo` may take inside `cargo xtask test`: it builds
+/// little (the workspace was just built) and runs for a few seconds, so this
+/// only catches a demo that does not exit by itself.
+const DEMO_DEADLINE: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Runs `cargo xtask demo` as a newcomer does, with its standard input
+/// closed, and fails unless it exits successfully by itself before
+/// [`DEMO_DEADLINE`]. A demo that printed every step and then hung (its log
+/// readers kept the runtime from shutting down) once passed unnoticed.
+fn demo_exits() -> Result<()> {
+    use std::os::unix::process::CommandExt;
+    use std::process::Stdio;
+    let exe = std::env::current_exe().context("locating the xtask binary")?;
+    eprintln!("xtask: running `cargo xtask demo` with stdin closed (deadline {DEMO_DEADLINE:?})");
+    let mut child = Command::new(exe)
+        .arg("demo")
+        .current_dir(root())
+        .stdin(Stdio::null())
+        // Its own process group, so that a hung demo is killed with the
+        // cargo, example and plugin processes under it.
+        .process_group(0)
+        .spawn()
+        .context("could not start `cargo xtask demo`")?;
+    let started = std::time::Instant::now();
+    // Polling here is a deadline watch, not synchronisation: the outcome is
+    // decided by the child's own exit.
+    loop {
+        if let Some(status) = child.try_wait()? {
+            if !status.success() {
+                bail!("`cargo xtask demo` failed with {status}");
+            }
+            eprintln!(
+                "xtask: the demo exited by itself after {:?}",
+                started.elapsed()
+            );
+            return Ok(());
+        }
+        if started.elapsed() > DEMO_DEADLINE {
+            let _ = Command::new("kill")
+                .args(["-KILL", &format!("-{}", child.id())])
+                .status();
+            let _ = child.wait();
+            bail!(
+                "`cargo xtask demo` did not exit within {DEMO_DEADLINE:?}: it must end by itself"
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
 }
 
 /// The shared target directory.
