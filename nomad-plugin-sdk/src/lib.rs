@@ -72,7 +72,7 @@
 //!     async fn start_task(&self, t: Task<EchoConfig>) -> Result<StartedTask<()>, PluginError> {
 //!         tracing::info!(task = %t.id, message = %t.config.message, "echo");
 //!         self.tasks.insert(&t.id, ExitWatch::new()).exited(ExitResult::code(0));
-//!         Ok(StartedTask { state: (), network: None })
+//!         Ok(StartedTask::new(()))
 //!     }
 //!     async fn recover_task(&self, t: RecoveredTask<EchoConfig, ()>) -> Result<(), PluginError> {
 //!         self.tasks.insert(&t.id, ExitWatch::new()).exited(ExitResult::code(0));
@@ -90,7 +90,7 @@
 //!     }
 //!     async fn inspect_task(&self, id: &str) -> Result<TaskStatus, PluginError> {
 //!         let exit = self.tasks.get(id)?.result();
-//!         Ok(TaskStatus { state: TaskState::Exited, started_at: None, completed_at: None, exit, attributes: Default::default() })
+//!         Ok(TaskStatus::new(TaskState::Exited).exit(exit))
 //!     }
 //!     async fn task_stats(&self, id: &str) -> Result<TaskResourceUsage, PluginError> {
 //!         self.tasks.get(id).map(|_| TaskResourceUsage::default())

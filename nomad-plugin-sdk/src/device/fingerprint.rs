@@ -28,6 +28,7 @@ use crate::attribute::Unit;
 /// assert!(group.validate().is_ok());
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct DeviceGroup {
     /// Vendor (`nvidia`, `acme`): `${device.vendor}`. Must not be empty.
     pub vendor: String,
@@ -191,6 +192,7 @@ pub fn validate_fingerprint(groups: &[DeviceGroup]) -> Result<(), InvalidFingerp
 /// the plugin).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid device group {group:?}: {}", problems.join("; "))]
+#[non_exhaustive]
 pub struct InvalidFingerprint {
     /// `vendor/type/name` of the group.
     pub group: String,
@@ -200,6 +202,7 @@ pub struct InvalidFingerprint {
 
 /// One device of a [`DeviceGroup`].
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct DeviceInstance {
     /// Identifier, unique in its group and **stable across plugin
     /// restarts**: allocations keep referring to it (a serial number, a

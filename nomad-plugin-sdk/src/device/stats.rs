@@ -23,6 +23,7 @@ use super::DeviceGroup;
 /// assert_eq!(stats.instances["card-0"].stats.attributes.len(), 2);
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct DeviceGroupStats {
     /// The group's vendor.
     pub vendor: String,
@@ -35,14 +36,23 @@ pub struct DeviceGroupStats {
 }
 
 impl DeviceGroupStats {
-    /// Empty statistics for `group`'s vendor, type and name.
-    pub fn of(group: &DeviceGroup) -> Self {
+    /// Empty statistics for the group `vendor`/`device_type`/`name`.
+    pub fn new(
+        vendor: impl Into<String>,
+        device_type: impl Into<String>,
+        name: impl Into<String>,
+    ) -> Self {
         DeviceGroupStats {
-            vendor: group.vendor.clone(),
-            device_type: group.device_type.clone(),
-            name: group.name.clone(),
+            vendor: vendor.into(),
+            device_type: device_type.into(),
+            name: name.into(),
             instances: BTreeMap::new(),
         }
+    }
+
+    /// Empty statistics for `group`'s vendor, type and name.
+    pub fn of(group: &DeviceGroup) -> Self {
+        Self::new(&group.vendor, &group.device_type, &group.name)
     }
 
     /// Adds one instance's statistics.
@@ -84,6 +94,7 @@ impl DeviceGroupStats {
 /// One instance's statistics: a summary value (what `nomad node status`
 /// shows first) and any number of named values.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct DeviceStats {
     /// The headline value, such as used / total memory.
     pub summary: Option<StatValue>,
@@ -145,6 +156,7 @@ impl DeviceStats {
 
 /// A tree of named statistics.
 #[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
 pub struct StatObject {
     /// Sub-trees by name.
     pub nested: BTreeMap<String, StatObject>,
@@ -217,6 +229,7 @@ pub enum Stat {
 /// are free text for people (`%`, `C`, `W`, `MiB`); Nomad does not check
 /// them.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct StatValue {
     /// The value.
     pub value: Stat,

@@ -59,13 +59,13 @@
 //!             tokio::time::sleep(Duration::from_secs(seconds)).await;
 //!             exit.exited(ExitResult::code(0));
 //!         });
-//!         Ok(StartedTask { state: State { seconds }, network: None })
+//!         Ok(StartedTask::new(State { seconds }))
 //!     }
 //!
 //!     async fn recover_task(&self, task: RecoveredTask<SleepConfig, State>) -> Result<(), PluginError> {
 //!         // A sleeper cannot survive its plugin: report it as lost.
 //!         let exit = ExitWatch::new();
-//!         exit.exited(ExitResult { err: Some("lost in a restart".into()), ..Default::default() });
+//!         exit.exited(ExitResult::error("lost in a restart"));
 //!         self.tasks.insert(&task.id, exit);
 //!         Ok(())
 //!     }
@@ -86,13 +86,8 @@
 //!
 //!     async fn inspect_task(&self, id: &str) -> Result<TaskStatus, PluginError> {
 //!         let exit = self.tasks.get(id)?.result();
-//!         Ok(TaskStatus {
-//!             state: if exit.is_some() { TaskState::Exited } else { TaskState::Running },
-//!             started_at: None,
-//!             completed_at: None,
-//!             exit,
-//!             attributes: Default::default(),
-//!         })
+//!         let state = if exit.is_some() { TaskState::Exited } else { TaskState::Running };
+//!         Ok(TaskStatus::new(state).exit(exit))
 //!     }
 //!
 //!     async fn task_stats(&self, id: &str) -> Result<TaskResourceUsage, PluginError> {
