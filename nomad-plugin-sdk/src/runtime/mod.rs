@@ -27,6 +27,7 @@ mod listener;
 pub mod logging;
 #[cfg(feature = "automtls")]
 pub mod mtls;
+pub(crate) mod policy;
 mod stdio;
 
 use std::process::ExitCode;
@@ -259,6 +260,9 @@ pub async fn serve_with(
         // so with the 1 MiB default a client that opens a few thousand
         // calls at once (one WaitTask per task) lost its connection.
         .initial_connection_window_size(Some(CONNECTION_WINDOW))
+        // Panic catching and per-RPC tracing for every service, whatever
+        // the plugin kind.
+        .layer(policy::RpcPolicyLayer)
         .add_routes(services)
         .add_service(health)
         .add_service(GrpcControllerServer::new(controller::Controller {
@@ -310,9 +314,14 @@ pub async fn serve_with(
     finish_serving(server, socket, stop_rx, stop_tx, config.shutdown_grace).await
 }
 
+/// The plugin's server: every service behind the [`policy`] layer.
+type PluginRouter = tonic::transport::server::Router<
+    tower::layer::util::Stack<policy::RpcPolicyLayer, tower::layer::util::Identity>,
+>;
+
 /// Runs the router over `incoming` in a task of its own.
 fn spawn_server<I, IO, IE>(
-    router: tonic::transport::server::Router,
+    router: PluginRouter,
     incoming: I,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> ServerTask
