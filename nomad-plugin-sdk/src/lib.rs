@@ -18,7 +18,8 @@
 //! | `autoscaler` | `autoscaler` | Nomad Autoscaler APM, strategy, target | `autoscaler::apm::serve`, `autoscaler::strategy::serve`, `autoscaler::target::serve` |
 //! | `host-volume` | `host_volume` | dynamic host volume plugin (exec-based) | `host_volume::serve` |
 //! | `secrets` | `secrets` | secret provider plugin (exec-based) | `secrets::serve` |
-//! | `automtls` | `runtime::mtls` | go-plugin AutoMTLS for hosts that ask for it (Nomad does not) | automatic |
+//! | `automtls` | (runtime) | go-plugin AutoMTLS for hosts that ask for it (Nomad does not) | automatic |
+//! | `host` | `host` | the host's side of the protocol, for the testkit and other Nomad imitations; not for plugins | — |
 //!
 //! Every entry point has the same shape, `serve(plugin) -> ExitCode`, so a
 //! plugin's `main` is one line: `fn main() -> ExitCode { driver::serve(MyDriver) }`.
@@ -132,6 +133,8 @@ pub use nomad_plugin_derive::ConfigSchema;
 pub mod common;
 #[cfg(feature = "device")]
 pub mod device;
+#[cfg(feature = "host")]
+pub mod host;
 #[cfg(feature = "host-volume")]
 pub mod host_volume;
 #[cfg(feature = "secrets")]

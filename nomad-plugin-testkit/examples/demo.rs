@@ -9,7 +9,6 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use nomad_plugin_proto::nomad::base::{self as basepb, base_plugin_client::BasePluginClient};
 use nomad_plugin_proto::nomad::drivers::{self as pb, driver_client::DriverClient};
-use nomad_plugin_sdk::config::schema::Spec;
 use nomad_plugin_testkit::launch::{Launcher, StderrLine, NOMAD_COOKIE};
 use tokio::io::AsyncBufReadExt;
 
@@ -101,7 +100,7 @@ async fn main() -> Result<()> {
         .into_inner()
         .spec
         .context("the plugin has no agent config schema")?;
-    let spec = Spec::from_proto(&spec)?;
+    let spec = nomad_plugin_sdk::host::schema::from_proto(&spec)?;
     let value = nomad_plugin_testkit::hcl::decode_plugin_config(&agent_src, &info.name, &spec)
         .map_err(|d| anyhow::anyhow!("{d}"))?;
     println!("    {agent_hcl} decodes to {}", value.describe());
@@ -143,7 +142,7 @@ async fn main() -> Result<()> {
         .into_inner()
         .spec
         .context("no task schema")?;
-    let tspec = Spec::from_proto(&tspec)?;
+    let tspec = nomad_plugin_sdk::host::schema::from_proto(&tspec)?;
     let msgpack = nomad_plugin_testkit::hcl::encode_config(&task_src, &tspec)
         .map_err(|d| anyhow::anyhow!("{d}"))?;
     let alloc_dir = std::env::temp_dir().join(format!("nomad-demo-{}", std::process::id()));

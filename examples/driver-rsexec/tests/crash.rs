@@ -76,7 +76,7 @@ async fn launch(state: &Path) -> (RunningPlugin, DriverClient<Channel>) {
         .into_inner()
         .spec
         .expect("agent spec");
-    let spec = Spec::from_proto(&schema).expect("spec");
+    let spec = nomad_plugin_sdk::host::schema::from_proto(&schema).expect("spec");
     let hcl = format!("state_dir = {:?}\n", state.display().to_string());
     let msgpack = nomad_plugin_testkit::hcl::encode_config(&hcl, &spec).expect("encode");
     base.set_config(nomad_plugin_proto::nomad::base::SetConfigRequest {
@@ -110,7 +110,7 @@ impl Harness {
                 .into_inner()
                 .spec
                 .expect("task spec");
-            self.spec = Some(Spec::from_proto(&schema).expect("spec"));
+            self.spec = Some(nomad_plugin_sdk::host::schema::from_proto(&schema).expect("spec"));
         }
         let n = self.next_id;
         self.next_id += 1;

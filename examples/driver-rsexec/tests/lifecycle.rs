@@ -8,7 +8,6 @@ use std::time::Duration;
 use nomad_plugin_proto::nomad::drivers as pb;
 use nomad_plugin_proto::nomad::drivers::driver_client::DriverClient;
 use nomad_plugin_proto::tonic::transport::Channel;
-use nomad_plugin_sdk::config::schema::Spec;
 use nomad_plugin_testkit::launch::{Launcher, RunningPlugin};
 
 const LONG: Duration = Duration::from_secs(60);
@@ -36,7 +35,7 @@ async fn launch(state: &Path) -> (RunningPlugin, DriverClient<Channel>) {
         .into_inner()
         .spec
         .expect("agent spec");
-    let spec = Spec::from_proto(&schema).expect("spec");
+    let spec = nomad_plugin_sdk::host::schema::from_proto(&schema).expect("spec");
     let hcl = format!("state_dir = {:?}\n", state.display().to_string());
     let msgpack = nomad_plugin_testkit::hcl::encode_config(&hcl, &spec).expect("encode");
     base.set_config(nomad_plugin_proto::nomad::base::SetConfigRequest {
@@ -63,7 +62,7 @@ async fn task_config(
         .into_inner()
         .spec
         .expect("task spec");
-    let spec = Spec::from_proto(&schema).expect("spec");
+    let spec = nomad_plugin_sdk::host::schema::from_proto(&schema).expect("spec");
     pb::TaskConfig {
         id: format!("alloc-1/{id}/0000beef"),
         name: id.into(),

@@ -120,7 +120,7 @@ impl DeviceGroup {
     }
 
     /// Converts to the wire type.
-    pub fn to_proto(&self) -> pb::DeviceGroup {
+    pub(crate) fn to_proto(&self) -> pb::DeviceGroup {
         pb::DeviceGroup {
             vendor: self.vendor.clone(),
             device_type: self.device_type.clone(),
@@ -136,7 +136,7 @@ impl DeviceGroup {
 
     /// Reads a group from the wire. Attributes Nomad would refuse (no
     /// value, unknown unit, unit on a string) are errors.
-    pub fn from_proto(group: &pb::DeviceGroup) -> Result<Self, InvalidFingerprint> {
+    pub(crate) fn from_proto(group: &pb::DeviceGroup) -> Result<Self, InvalidFingerprint> {
         let mut problems = Vec::new();
         let mut attributes = BTreeMap::new();
         for (k, v) in &group.attributes {

@@ -91,7 +91,7 @@ impl ContainerReservation {
     }
 
     /// Converts to the wire type.
-    pub fn to_proto(&self) -> pb::ContainerReservation {
+    pub(crate) fn to_proto(&self) -> pb::ContainerReservation {
         pb::ContainerReservation {
             envs: self
                 .envs
@@ -120,7 +120,7 @@ impl ContainerReservation {
     }
 
     /// Reads a reservation from the wire.
-    pub fn from_proto(p: &pb::ContainerReservation) -> Self {
+    pub(crate) fn from_proto(p: &pb::ContainerReservation) -> Self {
         ContainerReservation {
             envs: p.envs.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
             mounts: p

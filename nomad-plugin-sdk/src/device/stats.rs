@@ -63,7 +63,7 @@ impl DeviceGroupStats {
 
     /// Converts to the wire type; a missing timestamp becomes `now`
     /// (Nomad drops statistics without one).
-    pub fn to_proto(&self, now: SystemTime) -> pb::DeviceGroupStats {
+    pub(crate) fn to_proto(&self, now: SystemTime) -> pb::DeviceGroupStats {
         pb::DeviceGroupStats {
             vendor: self.vendor.clone(),
             r#type: self.device_type.clone(),
@@ -77,7 +77,7 @@ impl DeviceGroupStats {
     }
 
     /// Reads group statistics from the wire.
-    pub fn from_proto(p: &pb::DeviceGroupStats) -> Self {
+    pub(crate) fn from_proto(p: &pb::DeviceGroupStats) -> Self {
         DeviceGroupStats {
             vendor: p.vendor.clone(),
             device_type: p.r#type.clone(),
@@ -291,7 +291,7 @@ impl StatValue {
     }
 
     /// Converts to the wire type.
-    pub fn to_proto(&self) -> spb::StatValue {
+    pub(crate) fn to_proto(&self) -> spb::StatValue {
         let mut p = spb::StatValue {
             unit: self.unit.clone(),
             desc: self.desc.clone(),
@@ -316,7 +316,7 @@ impl StatValue {
 
     /// Reads a value from the wire (the first field set wins, in the order
     /// Nomad's client reads them; nothing set reads as an empty string).
-    pub fn from_proto(p: &spb::StatValue) -> Self {
+    pub(crate) fn from_proto(p: &spb::StatValue) -> Self {
         let value = if let Some(v) = p.float_numerator_val {
             match p.float_denominator_val {
                 Some(t) => Stat::FloatRatio(v, t),

@@ -26,7 +26,7 @@ pub mod handshake;
 mod listener;
 pub mod logging;
 #[cfg(feature = "automtls")]
-pub mod mtls;
+pub(crate) mod mtls;
 pub(crate) mod policy;
 mod stdio;
 

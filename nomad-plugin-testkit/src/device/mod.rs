@@ -141,7 +141,7 @@ impl DevicePlugin {
             .map_err(rpc("ConfigSchema"))?
             .into_inner()
             .spec
-            .map(|s| Spec::from_proto(&s))
+            .map(|s| nomad_plugin_sdk::host::schema::from_proto(&s))
             .transpose()
             .map_err(|e| {
                 DeviceError::Config(format!("the plugin's config schema is invalid: {e}"))

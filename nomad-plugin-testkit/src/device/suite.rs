@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use nomad_plugin_proto::nomad::device as pb;
-use nomad_plugin_sdk::device::{ContainerReservation, DeviceGroup};
+use nomad_plugin_sdk::device::DeviceGroup;
 
 use super::{display_name, DevicePlugin};
 use crate::report::{Progress, SuiteReport};
@@ -249,7 +249,7 @@ impl DeviceSuite {
                             "reserving {id:?} returned no container reservation: the Nomad client dereferences it and would panic"
                         )),
                         Some(res) => {
-                            let res = ContainerReservation::from_proto(&res);
+                            let res = nomad_plugin_sdk::host::device::reservation_from_proto(&res);
                             if res.is_empty() {
                                 Err(format!("reserving {id:?} returned an empty reservation: the task would get no env, mount or device node for it"))
                             } else if let Err(e) = res.validate() {
@@ -442,7 +442,7 @@ pub(crate) fn parse_groups(msg: &pb::FingerprintResponse) -> Result<Vec<DeviceGr
     let groups = msg
         .device_group
         .iter()
-        .map(|g| DeviceGroup::from_proto(g).map_err(|e| e.to_string()))
+        .map(|g| nomad_plugin_sdk::host::device::group_from_proto(g).map_err(|e| e.to_string()))
         .collect::<Result<Vec<_>, _>>()?;
     nomad_plugin_sdk::device::validate_fingerprint(&groups).map_err(|e| e.to_string())?;
     Ok(groups)
@@ -496,17 +496,23 @@ mod tests {
             .instance("a", DeviceStats::new(StatValue::int(1)))
             .instance("b", DeviceStats::new(StatValue::int(1)));
         let msg = pb::StatsResponse {
-            groups: vec![full.to_proto(SystemTime::now())],
+            groups: vec![nomad_plugin_sdk::host::device::stats_to_proto(
+                &full,
+                SystemTime::now(),
+            )],
         };
         assert!(coverage(std::slice::from_ref(&g), &msg).is_ok());
         let partial = DeviceGroupStats::of(&g).instance("a", DeviceStats::new(StatValue::int(1)));
         let msg = pb::StatsResponse {
-            groups: vec![partial.to_proto(SystemTime::now())],
+            groups: vec![nomad_plugin_sdk::host::device::stats_to_proto(
+                &partial,
+                SystemTime::now(),
+            )],
         };
         assert!(coverage(std::slice::from_ref(&g), &msg)
             .unwrap_err()
             .contains("v/t/n[b]"));
-        let mut untimed = full.to_proto(SystemTime::now());
+        let mut untimed = nomad_plugin_sdk::host::device::stats_to_proto(&full, SystemTime::now());
         if let Some(s) = untimed.instance_stats.get_mut("a") {
             s.timestamp = None;
         }
@@ -520,9 +526,9 @@ mod tests {
 
     #[test]
     fn invalid_wire_fingerprints_are_refused() {
-        let mut g = DeviceGroup::new("v", "t", "n")
-            .device(DeviceInstance::new("a"))
-            .to_proto();
+        let mut g = nomad_plugin_sdk::host::device::group_to_proto(
+            &DeviceGroup::new("v", "t", "n").device(DeviceInstance::new("a")),
+        );
         g.attributes.insert(
             "memory".into(),
             nomad_plugin_proto::nomad::structs::Attribute {

@@ -464,7 +464,7 @@ impl Ctx {
                     "TaskConfigSchema returned no spec: Nomad fails every task with \"nil spec given\""
                         .into(),
                 ),
-                Some(pb) => match Spec::from_proto(&pb) {
+                Some(pb) => match nomad_plugin_sdk::host::schema::from_proto(&pb) {
                     Err(e) => Err(format!(
                         "TaskConfigSchema returned a spec Nomad cannot use ({e}): every task fails"
                     )),

@@ -253,15 +253,14 @@ impl Launcher {
     /// Starts the plugin, reads its handshake, connects and checks health.
     pub async fn launch(self) -> Result<RunningPlugin, LaunchError> {
         #[cfg(feature = "automtls")]
-        let own_cert = if self.auto_mtls {
-            Some(
-                nomad_plugin_sdk::runtime::mtls::generate_cert().map_err(|e| {
+        let own_cert =
+            if self.auto_mtls {
+                Some(nomad_plugin_sdk::host::mtls::generate_cert().map_err(|e| {
                     LaunchError::Tls(format!("generating the host certificate: {e}"))
-                })?,
-            )
-        } else {
-            None
-        };
+                })?)
+            } else {
+                None
+            };
         let mut command = self.command();
         #[cfg(feature = "automtls")]
         if let Some(cert) = &own_cert {
@@ -331,7 +330,7 @@ impl Launcher {
         let tls = match (&own_cert, &address.server_cert) {
             (None, _) => None,
             (Some(own), Some(server)) => Some(
-                nomad_plugin_sdk::runtime::mtls::client_config(own, server)
+                nomad_plugin_sdk::host::mtls::client_config(own, server)
                     .map_err(LaunchError::Tls)?,
             ),
             (Some(_), None) => {
