@@ -35,4 +35,5 @@ guide! {
     versioning => "versioning.md",
     benchmarks => "benchmarks.md",
     hardening => "hardening.md",
+    design => "design.md",
 }
