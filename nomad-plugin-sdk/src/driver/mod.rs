@@ -107,6 +107,7 @@ pub mod process;
 mod service;
 mod store;
 mod types;
+mod wire;
 
 use std::process::ExitCode;
 use std::sync::Arc;
