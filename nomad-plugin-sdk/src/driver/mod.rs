@@ -120,7 +120,7 @@ use tonic::service::Routes;
 pub use crate::attribute::{Attribute, Unit, UnitBase, UnknownUnit};
 pub use events::EventBus;
 pub use exec::{ExecInput, ExecOutputSink, ExecSession, SessionClosed};
-pub use store::{not_found, ExitWatch, TaskStore};
+pub use store::{not_found, Claim, ExitWatch, TaskStore};
 pub use types::*;
 
 use crate::base::BasePlugin;
