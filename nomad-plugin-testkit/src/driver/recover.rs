@@ -14,18 +14,24 @@ const SCRIPT: &str =
 
 pub(crate) async fn recover(ctx: &mut Ctx) {
     // The first instance: start the task, then SIGKILL the plugin.
-    let mut first = match ctx.launch_instance().await {
+    let mut harness = match ctx.launch_instance().await {
         Ok(i) => i,
         Err(e) => {
             ctx.report.record("recover.setup", Err(e));
             return;
         }
     };
-    let mut client = first.client.clone();
+    let mut client = match harness.client() {
+        Ok(c) => c,
+        Err(e) => {
+            ctx.report.record("recover.setup", Err(e.to_string()));
+            return;
+        }
+    };
     let (fx, resp) = match ctx.start(&mut client, "recover", SCRIPT).await {
         Ok(x) => x,
         Err(e) => {
-            let _ = first.plugin.kill().await;
+            let _ = harness.shutdown().await;
             ctx.report.record("recover.setup", Err(e));
             return;
         }
@@ -34,7 +40,7 @@ pub(crate) async fn recover(ctx: &mut Ctx) {
     let ready = fx.stdout.wait_for("ready", ctx.patience).await;
     let running = wait_running(&mut client, &id, ctx.patience).await;
     if !ready || running.is_err() {
-        let _ = first.plugin.kill().await;
+        let _ = harness.shutdown().await;
         ctx.report.record(
             "recover.setup",
             Err(format!(
@@ -49,14 +55,11 @@ pub(crate) async fn recover(ctx: &mut Ctx) {
     let handle: TaskHandle = resp.handle.clone().unwrap_or_default();
     drop(client);
 
-    let killed = first.plugin.signal(libc::SIGKILL);
-    let gone = first.plugin.wait_exit(ctx.patience).await;
-    drop(first);
-    if killed.is_err() || gone.is_none() {
+    if let Err(e) = harness.kill_plugin().await {
         ctx.report.record(
             "recover.setup",
             Err(format!(
-                "suite error: could not SIGKILL the plugin ({killed:?})"
+                "suite error: could not SIGKILL the plugin ({e})"
             )),
         );
         return;
@@ -80,14 +83,17 @@ pub(crate) async fn recover(ctx: &mut Ctx) {
     }
 
     // The second instance: recover, inspect, then wait for the real exit.
-    let second = match ctx.launch_instance().await {
-        Ok(i) => i,
+    if let Err(e) = harness.relaunch().await {
+        ctx.report.record("recover.recover_task", Err(e.to_string()));
+        return;
+    }
+    let mut client = match harness.client() {
+        Ok(c) => c,
         Err(e) => {
-            ctx.report.record("recover.recover_task", Err(e));
+            ctx.report.record("recover.recover_task", Err(e.to_string()));
             return;
         }
     };
-    let mut client = second.client.clone();
     let recover = |handle: TaskHandle| RecoverTaskRequest {
         task_id: String::new(),
         handle: Some(handle),
@@ -166,5 +172,5 @@ pub(crate) async fn recover(ctx: &mut Ctx) {
     }
     ctx.destroy(&mut client, &id).await;
     drop(client);
-    let _ = second.plugin.kill().await;
+    let _ = harness.shutdown().await;
 }

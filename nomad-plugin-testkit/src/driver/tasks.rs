@@ -36,7 +36,9 @@ fn go_string(a: &Attribute) -> String {
 }
 
 pub(crate) async fn fingerprint(ctx: &mut Ctx) {
-    let Some(main) = &ctx.main else { return };
+    let Some(main) = ctx.main.as_ref().and_then(|m| m.instance()) else {
+        return;
+    };
     let fp = &main.fingerprints;
     let got = fp.wait_count(1, ctx.patience).await;
     let items = fp.items();
@@ -114,7 +116,9 @@ fn stream_end_consequence(which: &str, end: &str) -> String {
 /// End of the main instance's life: both plugin-wide streams must still be
 /// open.
 pub(crate) async fn fingerprint_still_open(ctx: &mut Ctx) {
-    let Some(main) = &ctx.main else { return };
+    let Some(main) = ctx.main.as_ref().and_then(|m| m.instance()) else {
+        return;
+    };
     let result = match main.fingerprints.end() {
         Some((_, end)) => Err(stream_end_consequence("Fingerprint", &end.to_string())),
         None => Ok(format!(
@@ -127,7 +131,9 @@ pub(crate) async fn fingerprint_still_open(ctx: &mut Ctx) {
 }
 
 pub(crate) async fn events(ctx: &mut Ctx) {
-    let Some(main) = &ctx.main else { return };
+    let Some(main) = ctx.main.as_ref().and_then(|m| m.instance()) else {
+        return;
+    };
     let events = main.events.items();
     let result = match main.events.end() {
         Some((_, end)) => Err(stream_end_consequence("TaskEvents", &end.to_string())),
