@@ -45,7 +45,7 @@ mod base;
 mod exec;
 mod fixture;
 mod harness;
-mod instance;
+pub(crate) mod instance;
 mod negative;
 mod recover;
 mod tasks;
