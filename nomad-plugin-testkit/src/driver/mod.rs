@@ -69,7 +69,7 @@ use self::base::{BaseOutcome, ConfigSource};
 pub use self::fixture::hcl_string;
 use self::fixture::TaskFixture;
 pub use self::harness::{
-    Attribute, AttributeValue, Capabilities, CpuStats, DriverHarness, DriverHarnessBuilder,
+    Attribute, Capabilities, CpuStats, DriverHarness, DriverHarnessBuilder,
     ExecOutput, ExecSession, ExitResult, Fingerprint, FsIsolation, HarnessError, Health,
     MemoryStats, PluginInfo, ReattachConfig, StatsStream, Task, TaskBuilder, TaskEvent,
     TaskState, TaskStats, TaskStatus,

@@ -57,7 +57,7 @@ use tonic::transport::Channel;
 pub use self::error::HarnessError;
 use self::error::call;
 pub use self::types::{
-    Attribute, AttributeValue, Capabilities, CpuStats, ExecOutput, ExecSession, ExitResult,
+    Attribute, Capabilities, CpuStats, ExecOutput, ExecSession, ExitResult,
     Fingerprint, FsIsolation, Health, MemoryStats, PluginInfo, TaskEvent, TaskState, TaskStats,
     TaskStatus,
 };

@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use nomad_plugin_proto::nomad::drivers as pb;
 use nomad_plugin_proto::nomad::structs::{attribute, Attribute as PbAttribute};
+pub use nomad_plugin_sdk::attribute::{Attribute, Unit};
 
 /// What the plugin said about itself at launch (`PluginInfo`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,59 +90,29 @@ pub enum Health {
     Healthy,
 }
 
-/// A typed node attribute (`driver.<name>.<key>` in constraints).
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub enum AttributeValue {
-    /// A string.
-    String(String),
-    /// An integer.
-    Int(i64),
-    /// A float.
-    Float(f64),
-    /// A boolean.
-    Bool(bool),
-    /// An attribute without a value.
-    Empty,
-}
-
-/// One node attribute with its unit (`MiB`, `MHz`, ... or empty).
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub struct Attribute {
-    /// The value.
-    pub value: AttributeValue,
-    /// The unit, empty for none.
-    pub unit: String,
-}
-
-impl From<&PbAttribute> for Attribute {
-    fn from(a: &PbAttribute) -> Self {
-        let value = match &a.value {
-            Some(attribute::Value::StringVal(s)) => AttributeValue::String(s.clone()),
-            Some(attribute::Value::IntVal(i)) => AttributeValue::Int(*i),
-            Some(attribute::Value::FloatVal(f)) => AttributeValue::Float(*f),
-            Some(attribute::Value::BoolVal(b)) => AttributeValue::Bool(*b),
-            None => AttributeValue::Empty,
-        };
-        Attribute {
-            value,
-            unit: a.unit.clone(),
+/// Reads an attribute as Nomad's client does (`structs.Attribute`): a unit
+/// only on numbers, and only one Nomad knows.
+pub(crate) fn attribute(a: &PbAttribute) -> Result<Attribute, String> {
+    let unit = if a.unit.is_empty() {
+        None
+    } else {
+        Some(a.unit.parse::<Unit>().map_err(|e| e.to_string())?)
+    };
+    match (&a.value, unit) {
+        (None, _) => Err("no value set".into()),
+        (Some(attribute::Value::IntVal(value)), unit) => Ok(Attribute::Int {
+            value: *value,
+            unit,
+        }),
+        (Some(attribute::Value::FloatVal(value)), unit) => Ok(Attribute::Float {
+            value: *value,
+            unit,
+        }),
+        (Some(attribute::Value::StringVal(_) | attribute::Value::BoolVal(_)), Some(_)) => {
+            Err("a unit on a string or boolean".into())
         }
-    }
-}
-
-impl fmt::Display for Attribute {
-    /// As Nomad shows it in `nomad node status -verbose`: the value, then the unit.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.value {
-            AttributeValue::String(s) => f.write_str(s)?,
-            AttributeValue::Int(i) => write!(f, "{i}")?,
-            AttributeValue::Float(x) => write!(f, "{x}")?,
-            AttributeValue::Bool(b) => write!(f, "{b}")?,
-            AttributeValue::Empty => {}
-        }
-        f.write_str(&self.unit)
+        (Some(attribute::Value::StringVal(s)), None) => Ok(Attribute::String(s.clone())),
+        (Some(attribute::Value::BoolVal(b)), None) => Ok(Attribute::Bool(*b)),
     }
 }
 
@@ -153,8 +124,10 @@ pub struct Fingerprint {
     pub health: Health,
     /// Why, in the driver's words (shown in `nomad node status`).
     pub health_description: String,
-    /// Node attributes the driver sets.
+    /// Node attributes the driver sets (`driver.<name>.<key>`).
     pub attributes: BTreeMap<String, Attribute>,
+    /// Attributes Nomad cannot read, with the reason.
+    pub invalid_attributes: BTreeMap<String, String>,
     /// The fingerprint's error, if the driver sent one.
     pub error: Option<String>,
 }
@@ -162,6 +135,18 @@ pub struct Fingerprint {
 impl From<&pb::FingerprintResponse> for Fingerprint {
     fn from(f: &pb::FingerprintResponse) -> Self {
         use pb::fingerprint_response::HealthState;
+        let mut attributes = BTreeMap::new();
+        let mut invalid_attributes = BTreeMap::new();
+        for (k, v) in &f.attributes {
+            match attribute(v) {
+                Ok(a) => {
+                    attributes.insert(k.clone(), a);
+                }
+                Err(why) => {
+                    invalid_attributes.insert(k.clone(), why);
+                }
+            }
+        }
         Fingerprint {
             health: match HealthState::try_from(f.health) {
                 Ok(HealthState::Healthy) => Health::Healthy,
@@ -169,11 +154,8 @@ impl From<&pb::FingerprintResponse> for Fingerprint {
                 _ => Health::Undetected,
             },
             health_description: f.health_description.clone(),
-            attributes: f
-                .attributes
-                .iter()
-                .map(|(k, v)| (k.clone(), Attribute::from(v)))
-                .collect(),
+            attributes,
+            invalid_attributes,
             error: (!f.err.is_empty()).then(|| f.err.clone()),
         }
     }
