@@ -276,8 +276,19 @@ impl DeviceSuite {
         let bogus = "nomad-plugin-testkit-no-such-device".to_string();
         let result = match plugin.reserve(std::slice::from_ref(&bogus)).await {
             Ok(resp) => Err(format!(
-                "reserving an id that was never fingerprinted succeeded ({:?}): a stale allocation would get a device that is gone",
+                "reserving an id that was never fingerprinted succeeded ({}): a stale allocation would get a device that is gone",
                 resp.container_res
+                    .as_ref()
+                    .map(|r| {
+                        let r = ContainerReservation::from_proto(r);
+                        format!(
+                            "{} env(s), {} mount(s), {} device node(s)",
+                            r.envs.len(),
+                            r.mounts.len(),
+                            r.devices.len()
+                        )
+                    })
+                    .unwrap_or_else(|| "no container reservation".into())
             )),
             Err(status) if status.message().trim().is_empty() => Err(format!(
                 "reserving an unknown id failed with {:?} but no message: operators would not know why the task failed",

@@ -279,10 +279,12 @@ fn judge(case: &Case, s: &Session) -> Result<String, String> {
     let stdout = String::from_utf8_lossy(&s.stdout);
     let stderr = String::from_utf8_lossy(&s.stderr);
     let what = format!(
-        "`{}` ({}): stdout {stdout:?}, stderr {stderr:?}, exit {:?}{}",
+        "`{}` ({}): stdout {stdout:?}, stderr {stderr:?}, {}{}",
         case.command,
         if case.tty { "tty" } else { "no tty" },
-        s.exit,
+        s.exit
+            .map(|c| format!("exit code {c}"))
+            .unwrap_or_else(|| "no exit code".into()),
         s.end
             .as_ref()
             .map(|e| format!(", stream ended with {e}"))

@@ -47,6 +47,7 @@ mod fixture;
 mod harness;
 pub(crate) mod instance;
 mod negative;
+mod plain;
 mod recover;
 mod tasks;
 
@@ -473,7 +474,9 @@ impl Ctx {
                 "{e}: Nomad calls Capabilities before every task start and fails the task"
             )),
             (Ok(a), Ok(b)) if a != b => Err(format!(
-                "Capabilities changed between two calls ({a:?} then {b:?}): Nomad calls it repeatedly (task start, network setup, exec ACL checks) and expects the same answer"
+                "Capabilities changed between two calls ({} then {}): Nomad calls it repeatedly (task start, network setup, exec ACL checks) and expects the same answer",
+                caps_text(a.capabilities.as_ref()),
+                caps_text(b.capabilities.as_ref())
             )),
             (Ok(a), Ok(_)) => {
                 let caps = a.capabilities.unwrap_or_default();
@@ -526,12 +529,19 @@ impl Ctx {
 
 fn describe_caps(c: &DriverCapabilities) -> Result<String, String> {
     let fs = PbFsIsolation::try_from(c.fs_isolation)
-        .map(|f| format!("{f:?}"))
+        .map(|f| f.as_str_name().to_string())
         .unwrap_or_else(|_| format!("unknown ({}), which Nomad treats as NONE", c.fs_isolation));
     Ok(format!(
         "send_signals={} exec={} fs_isolation={fs} must_create_network={} disable_log_collection={}",
         c.send_signals, c.exec, c.must_create_network, c.disable_log_collection
     ))
+}
+
+fn caps_text(c: Option<&DriverCapabilities>) -> String {
+    match c {
+        None => "no capabilities".into(),
+        Some(c) => describe_caps(c).unwrap_or_else(|e| e),
+    }
 }
 
 /// Calls an RPC with the suite's patience; errors in words.
@@ -565,7 +575,8 @@ pub(crate) async fn wait_running(
         }
         if tokio::time::Instant::now() >= deadline {
             return Err(format!(
-                "InspectTask did not report RUNNING within {patience:?} (last answer {r:?}); Nomad's driver harness gives up on the task"
+                "InspectTask did not report RUNNING within {patience:?} (last answer: {}); Nomad's driver harness gives up on the task",
+                plain::status(&r)
             ));
         }
         tokio::time::sleep(Duration::from_millis(100)).await;

@@ -6,7 +6,7 @@
 use nomad_plugin_proto::nomad::drivers::{RecoverTaskRequest, TaskHandle, WaitTaskRequest};
 
 use super::fixture::alloc_processes;
-use super::{inspect_rules, rpc, wait_running, Ctx};
+use super::{inspect_rules, plain, rpc, wait_running, Ctx};
 
 const SCRIPT: &str =
     "echo ready; while [ ! -e \"$NOMAD_ALLOC_DIR/release\" ]; do sleep 0.1; done; \
@@ -70,7 +70,7 @@ pub(crate) async fn recover(ctx: &mut Ctx) {
     ctx.report.record(
         "recover.task_survives_plugin_death",
         if survived {
-            Ok(format!("task processes {survivors:?} kept running after SIGKILL of the plugin"))
+            Ok(format!("task processes ({}) kept running after SIGKILL of the plugin", plain::pids(&survivors)))
         } else {
             Err(format!(
                 "no process of the task is left after SIGKILL of the plugin: every plugin crash or upgrade kills the node's workloads; {}",
@@ -155,8 +155,8 @@ pub(crate) async fn recover(ctx: &mut Ctx) {
                         Ok("WaitTask after recovery returned the real exit code 9".into())
                     }
                     other => Err(format!(
-                        "the recovered task exited with code 9, but WaitTask returned {other:?} (err {:?}): Nomad records the wrong exit and applies the restart policy to it; {}",
-                        r.err,
+                        "the recovered task exited with code 9, but WaitTask returned {}: Nomad records the wrong exit and applies the restart policy to it; {}",
+                        plain::wait_answer(other.as_ref(), &r.err),
                         fx.output()
                     )),
                 },

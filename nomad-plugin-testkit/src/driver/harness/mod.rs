@@ -56,6 +56,7 @@ use tonic::transport::Channel;
 
 pub use self::error::HarnessError;
 use self::error::call;
+pub(crate) use self::types::time;
 pub use self::types::{
     Attribute, Capabilities, CpuStats, ExecOutput, ExecSession, ExitResult,
     Fingerprint, FsIsolation, Health, MemoryStats, PluginInfo, TaskEvent, TaskState, TaskStats,
