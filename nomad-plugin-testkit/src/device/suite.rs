@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use nomad_plugin_proto::nomad::device as pb;
 use nomad_plugin_sdk::device::DeviceGroup;
 
-use super::{display_name, DevicePlugin};
+use super::{display_name, DeviceHarness, DevicePlugin};
 use crate::report::{Progress, SuiteReport};
 
 /// Checks a device plugin against what Nomad's client needs from it.
@@ -86,8 +86,12 @@ impl DeviceSuite {
     pub async fn run(&self) -> SuiteReport {
         let mut report = SuiteReport::new("device", display_name(&self.binary))
             .with_progress(self.progress.clone());
-        let plugin = match DevicePlugin::launch(&self.binary, self.config.as_deref()).await {
-            Ok(p) => p,
+        let mut builder = DeviceHarness::builder(&self.binary);
+        if let Some(config) = &self.config {
+            builder = builder.config_hcl(config.clone());
+        }
+        let harness = match builder.launch().await {
+            Ok(h) => h,
             Err(e) => {
                 report.record(
                     "launch",
@@ -96,6 +100,7 @@ impl DeviceSuite {
                 return report;
             }
         };
+        let plugin = harness.plugin();
         report.record(
             "launch",
             Ok(format!(
@@ -121,7 +126,7 @@ impl DeviceSuite {
                 }
             }
         }
-        let _ = plugin.kill().await;
+        let _ = harness.shutdown().await;
         match groups {
             Some(groups) => self.stability_check(&groups, &mut report).await,
             None => report.skip("fingerprint.ids_stable", "no valid fingerprint to compare"),
@@ -271,8 +276,19 @@ impl DeviceSuite {
         let bogus = "nomad-plugin-testkit-no-such-device".to_string();
         let result = match plugin.reserve(std::slice::from_ref(&bogus)).await {
             Ok(resp) => Err(format!(
-                "reserving an id that was never fingerprinted succeeded ({:?}): a stale allocation would get a device that is gone",
+                "reserving an id that was never fingerprinted succeeded ({}): a stale allocation would get a device that is gone",
                 resp.container_res
+                    .as_ref()
+                    .map(|r| {
+                        let r = ContainerReservation::from_proto(r);
+                        format!(
+                            "{} env(s), {} mount(s), {} device node(s)",
+                            r.envs.len(),
+                            r.mounts.len(),
+                            r.devices.len()
+                        )
+                    })
+                    .unwrap_or_else(|| "no container reservation".into())
             )),
             Err(status) if status.message().trim().is_empty() => Err(format!(
                 "reserving an unknown id failed with {:?} but no message: operators would not know why the task failed",

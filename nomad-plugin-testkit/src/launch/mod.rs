@@ -823,6 +823,38 @@ impl RunningPlugin {
         }
     }
 
+    /// Drops this host's connection to the plugin without stopping the
+    /// process, as an agent that dies leaves its plugins behind, and
+    /// connects again to the address from the handshake, as a restarted
+    /// agent does from the reattach config it persisted (address and pid).
+    ///
+    /// Every channel cloned from [`RunningPlugin::channel`] before must be
+    /// dropped by the caller for the old connection to close. Fails if the
+    /// process has exited, if the address no longer answers, or if the
+    /// plugin was launched with AutoMTLS (Nomad never uses it, and the
+    /// testkit keeps no certificate to reconnect with).
+    pub async fn reconnect(&mut self) -> Result<(), LaunchError> {
+        if let Some(task) = self.stdio_task.take() {
+            task.abort();
+            let _ = task.await;
+        }
+        if let Ok(Some(status)) = self.child.try_wait() {
+            return Err(LaunchError::ExitedEarly {
+                status: status.to_string(),
+                stderr: self.logs.tail(20),
+            });
+        }
+        if self.address.server_cert.is_some() {
+            return Err(LaunchError::Tls(
+                "reattaching to a plugin launched with AutoMTLS is not supported".into(),
+            ));
+        }
+        self.channel = connect(&self.address.endpoint).await?;
+        self.check_health().await?;
+        self.stdio_task = Some(self.open_stdio());
+        Ok(())
+    }
+
     /// Sends a signal to the plugin process (for example SIGINT, which a
     /// go-plugin plugin ignores).
     pub fn signal(&self, signal: i32) -> std::io::Result<()> {

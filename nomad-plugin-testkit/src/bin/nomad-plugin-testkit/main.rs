@@ -6,11 +6,16 @@
 //!                            [--junit FILE] [--markdown FILE] [--report FILE.md|FILE.html]
 //!                            [-- PLUGIN_ARGS...]
 //! nomad-plugin-testkit launch PLUGIN_BIN [--config agent.hcl]
+//! nomad-plugin-testkit validate PLUGIN_BIN [--task task.hcl] [--config agent.hcl]
+//! nomad-plugin-testkit install PLUGIN_BIN --plugin-dir DIR [--config agent.hcl]
 //! ```
 
 mod capture;
+mod inspect;
+mod install;
 mod probe;
 mod progress;
+mod validate;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -40,6 +45,15 @@ usage:
                              [--junit FILE] [--markdown FILE]
                              [--report FILE.md|FILE.html]... [-- PLUGIN_ARGS...]
   nomad-plugin-testkit launch PLUGIN_BIN [--config agent.hcl]
+  nomad-plugin-testkit validate PLUGIN_BIN [--task task.hcl] [--config agent.hcl]
+  nomad-plugin-testkit install PLUGIN_BIN --plugin-dir DIR [--config agent.hcl]
+
+validate   decode a job's task config (a job file, a `config {}` block or
+           its body) and the agent's plugin config with the plugin's own
+           schemas; hcl-style errors with file:line:column; exit 1 if invalid.
+install    refuse what makes a Nomad agent skip or refuse the plugin (file
+           name, run bit, plugin block, config, API version), copy it into
+           DIR and print the agent's plugin block; exit 1 if refused.
 
 KIND: driver, device, csi, apm, strategy, target, host-volume, secrets
       (detected from the plugin when left out, except csi: CSI plugins
@@ -110,6 +124,7 @@ struct Args {
     markdown: Option<PathBuf>,
     reports: Vec<PathBuf>,
     secret: Option<String>,
+    plugin_dir: Option<PathBuf>,
     plugin_args: Vec<String>,
 }
 
@@ -142,7 +157,10 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
         command: argv.next().ok_or("no command")?,
         ..Args::default()
     };
-    if !matches!(args.command.as_str(), "check" | "launch") {
+    if !matches!(
+        args.command.as_str(),
+        "check" | "launch" | "validate" | "install"
+    ) {
         return Err(format!("unknown command {:?}", args.command));
     }
     let mut plugin = None;
@@ -164,6 +182,7 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
                 break;
             }
             "--secret" => args.secret = Some(value("--secret")?),
+            "--plugin-dir" => args.plugin_dir = Some(value("--plugin-dir")?.into()),
             "-h" | "--help" => return Err(String::new()),
             flag if flag.starts_with("--") => return Err(format!("unknown option {flag}")),
             path if plugin.is_none() => plugin = Some(PathBuf::from(path)),
@@ -171,6 +190,9 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
         }
     }
     args.plugin = plugin.ok_or("PLUGIN_BIN is missing")?;
+    if args.command == "install" && args.plugin_dir.is_none() {
+        return Err("install needs --plugin-dir DIR".into());
+    }
     if !args.plugin_args.is_empty() && args.kind != Some(Kind::Csi) {
         return Err("plugin arguments after `--` are for --kind csi".into());
     }
@@ -191,6 +213,13 @@ async fn main() -> ExitCode {
     };
     let result = match args.command.as_str() {
         "check" => check(&args).await,
+        "validate" => {
+            validate::validate(&args.plugin, args.task.as_deref(), args.config.as_deref()).await
+        }
+        "install" => match &args.plugin_dir {
+            Some(dir) => install::install(&args.plugin, dir, args.config.as_deref()).await,
+            None => Err("install needs --plugin-dir DIR".into()),
+        },
         _ => launch(&args).await,
     };
     match result {
