@@ -93,13 +93,28 @@ fn read(dir: &Path, name: &str) -> String {
 /// Every file of the package is there and says what it should.
 fn assert_complete(out: &Path, sha256: &str) {
     let review = read(out, "REVIEW.md");
-    for heading in ["## Checklist", "## Plugin", "## Versions", "## Machine", "## Files"] {
+    for heading in [
+        "## Checklist",
+        "## Plugin",
+        "## Versions",
+        "## Machine",
+        "## Files",
+    ] {
         assert!(review.contains(heading), "{heading} missing:\n{review}");
     }
     assert!(review.contains("| nomad-plugin-testkit | "), "{review}");
-    assert!(review.contains("| go-plugin (wire protocol) | v1.8.0 |"), "{review}");
-    assert!(review.contains("| Nomad plugin API (testkit) | v0.1.0 |"), "{review}");
-    assert!(review.contains(&format!("| SHA-256 | `{sha256}` |")), "{review}");
+    assert!(
+        review.contains("| go-plugin (wire protocol) | v1.8.0 |"),
+        "{review}"
+    );
+    assert!(
+        review.contains("| Nomad plugin API (testkit) | v0.1.0 |"),
+        "{review}"
+    );
+    assert!(
+        review.contains(&format!("| SHA-256 | `{sha256}` |")),
+        "{review}"
+    );
     assert!(review.contains("| Kernel | "), "{review}");
     assert!(review.contains("developer.hashicorp.com/nomad/docs/partnerships"));
     assert!(read(out, "report.html").starts_with("<!DOCTYPE html>"));
@@ -127,12 +142,19 @@ fn sha256(path: &Path) -> String {
 
 #[test]
 fn a_passing_plugin_gets_a_complete_package() {
-    let krate = Crate::new(PASSING, &[("LICENSE", MPL), ("README.md", "# acme-secrets\n")]);
+    let krate = Crate::new(
+        PASSING,
+        &[("LICENSE", MPL), ("README.md", "# acme-secrets\n")],
+    );
     let out = krate.path().join("review");
     let run = review(&krate, &out);
     assert_eq!(run.status.code(), Some(0), "{}", show(&run));
     let stdout = String::from_utf8_lossy(&run.stdout);
-    assert!(stdout.contains("READY: review package in"), "{}", show(&run));
+    assert!(
+        stdout.contains("READY: review package in"),
+        "{}",
+        show(&run)
+    );
     assert_complete(&out, &sha256(&krate.plugin()));
     let review = read(&out, "REVIEW.md");
     assert!(review.contains("**READY"), "{review}");
@@ -146,13 +168,19 @@ fn a_passing_plugin_gets_a_complete_package() {
 
 #[test]
 fn a_failing_plugin_gets_its_package_exit_1_and_the_failed_checks() {
-    let krate = Crate::new(FAILING, &[("LICENSE", MPL), ("README.md", "# acme-secrets\n")]);
+    let krate = Crate::new(
+        FAILING,
+        &[("LICENSE", MPL), ("README.md", "# acme-secrets\n")],
+    );
     let out = krate.path().join("review");
     let run = review(&krate, &out);
     assert_eq!(run.status.code(), Some(1), "{}", show(&run));
     assert_complete(&out, &sha256(&krate.plugin()));
     let review = read(&out, "REVIEW.md");
-    assert!(review.contains("**FAILED: a requirement is not met"), "{review}");
+    assert!(
+        review.contains("**FAILED: a requirement is not met"),
+        "{review}"
+    );
     let suite_row = review
         .lines()
         .find(|l| l.starts_with("| Acceptance tests"))
@@ -190,7 +218,11 @@ fn a_crate_without_a_licence_is_not_ready() {
         .unwrap_or_else(|| panic!("no suite row:\n{review}"));
     assert!(suite_row.contains("| met |"), "{suite_row}");
     let stdout = String::from_utf8_lossy(&run.stdout);
-    assert!(stdout.contains("REQUIREMENT FAILED: MPL-2.0"), "{}", show(&run));
+    assert!(
+        stdout.contains("REQUIREMENT FAILED: MPL-2.0"),
+        "{}",
+        show(&run)
+    );
     assert!(stdout.contains("NOT READY"), "{}", show(&run));
 }
 
@@ -206,5 +238,8 @@ fn a_missing_plugin_is_a_usage_error_and_writes_nothing() {
         .output()
         .expect("run nomad-plugin-testkit review");
     assert_eq!(run.status.code(), Some(2), "{}", show(&run));
-    assert!(!out.exists(), "nothing is written for a plugin that is not there");
+    assert!(
+        !out.exists(),
+        "nothing is written for a plugin that is not there"
+    );
 }

@@ -700,3 +700,71 @@ fn fuzz(args: &[String]) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every kind's generated crate carries the licence, both workflows
+    /// (valid for GitHub Actions, with the kind's review options) and the
+    /// README sections. Generation only, no build: seconds.
+    #[test]
+    fn every_kind_gets_licence_workflows_and_readme_sections() {
+        let base = std::env::temp_dir().join(format!("xtask-gen-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        let licence = std::fs::read_to_string(root().join("LICENSE")).unwrap();
+        for kind in KINDS {
+            let name = format!("t-{kind}");
+            let dir = base.join(&name);
+            new_plugin(kind, &name, &dir, true).unwrap();
+            assert_eq!(
+                std::fs::read_to_string(dir.join("LICENSE")).unwrap(),
+                licence
+            );
+            let readme = std::fs::read_to_string(dir.join("README.md")).unwrap();
+            for section in [
+                "\n## Installing\n",
+                "\n## CI and releases\n",
+                "\n## Licence\n",
+            ] {
+                assert!(readme.contains(section), "{kind}: README lacks {section:?}");
+            }
+            assert!(readme.contains(review_args(kind)), "{kind}: README");
+            let ci = workflows::parse(&dir.join(".github/workflows/ci.yml")).unwrap();
+            let release = workflows::parse(&dir.join(".github/workflows/release.yml")).unwrap();
+            let review = |w: &workflows::Workflow| {
+                w.steps
+                    .iter()
+                    .find(|s| s.run.contains(" review "))
+                    .map(|s| s.run.clone())
+                    .unwrap_or_default()
+            };
+            for w in [&ci, &release] {
+                assert!(
+                    review(w).contains(review_args(kind)),
+                    "{kind}: {}",
+                    review(w)
+                );
+                assert!(
+                    w.steps[0].env.contains(&(
+                        "NOMAD_PLUGIN_TESTKIT_VERSION".into(),
+                        env!("CARGO_PKG_VERSION").into()
+                    )),
+                    "{kind}"
+                );
+            }
+            assert!(release
+                .steps
+                .iter()
+                .any(|s| s.run.contains(&format!("dist/{name}"))));
+        }
+        let _ = std::fs::remove_dir_all(&base);
+    }
+
+    #[test]
+    fn every_kind_has_review_options() {
+        for kind in KINDS {
+            assert!(!review_args(kind).is_empty(), "{kind}");
+        }
+    }
+}

@@ -86,7 +86,7 @@ pub fn parse(path: &Path) -> Result<Workflow> {
         Yaml::String(_) | Yaml::Array(_) => {}
         other => bail!("{p}: `on` (the trigger) missing or empty: {other:?}"),
     }
-    if key(&key(&key(doc, "defaults"), "run"), "shell").as_str() != Some("bash") {
+    if key(key(key(doc, "defaults"), "run"), "shell").as_str() != Some("bash") {
         bail!("{p}: `defaults.run.shell` must be bash (the steps are bash scripts)");
     }
     let workflow_env = env_of(key(doc, "env"), &format!("{p}"))?;

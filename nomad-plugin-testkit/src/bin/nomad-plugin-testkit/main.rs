@@ -60,8 +60,9 @@ KIND: driver, device, csi, apm, strategy, target, host-volume, secrets
            config schema, every check with its time, failure logs, versions
            and machine; Markdown or self-contained HTML by the file's
            extension (.md, .html). May be given more than once.
---skip     (driver) leave out a group of the suite (base, fingerprint, ...,
-           recover); the report lists it as skipped.
+--skip     (driver) leave out a group of the suite (lifecycle, ..., exec,
+           recover; not base, fingerprint, capabilities, task_config_schema);
+           the report lists it as skipped.
 -- ARGS    (csi) arguments for the plugin, e.g. -- --data-dir /tmp/csi.
 review     runs the suite like `check` and writes the package for an
            integration review into --out: REVIEW.md (the program's
@@ -71,6 +72,9 @@ review     runs the suite like `check` and writes the package for an
            MPL-2.0 LICENSE and a README.
 exit status: 0 all checks passed (review: every requirement met), 1 a check
              or requirement failed, 2 usage or launch error.";
+
+/// Driver suite groups that run whatever `--skip` says (`DriverSuite::only`).
+const ALWAYS_RUN: &[&str] = &["base", "fingerprint", "capabilities", "task_config_schema"];
 
 /// The plugin kinds the CLI knows. Adding one is one variant, one arm in
 /// `parse`, one in `run_suite`.
@@ -201,14 +205,12 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
     if !args.plugin_args.is_empty() && args.kind != Some(Kind::Csi) {
         return Err("plugin arguments after `--` are for --kind csi".into());
     }
-    if let Some(group) = args
-        .skip
-        .iter()
-        .find(|g| !DRIVER_GROUPS.contains(&g.as_str()))
-    {
+    // The driver suite always runs the groups everything else needs.
+    let skippable = || DRIVER_GROUPS.iter().filter(|g| !ALWAYS_RUN.contains(g));
+    if let Some(group) = args.skip.iter().find(|g| !skippable().any(|s| s == g)) {
         return Err(format!(
-            "--skip {group}: not a driver suite group (groups: {})",
-            DRIVER_GROUPS.join(", ")
+            "--skip {group}: not a driver suite group that can be left out (those are: {})",
+            skippable().copied().collect::<Vec<_>>().join(", ")
         ));
     }
     if args.command == "review" && args.out.is_none() {
@@ -568,7 +570,9 @@ pub(crate) async fn verify(args: &Args, with_facts: bool) -> Result<Verified, St
         report,
         verification,
         full_log: logs.full_log(),
-        log_captured: logs.captured(),
+        // Exec-based plugins do not log through hclog: their output is in
+        // each check's detail.
+        log_captured: logs.captured() && !matches!(kind, Kind::HostVolume | Kind::Secrets),
         started,
     })
 }
@@ -678,6 +682,8 @@ mod tests {
         assert!(e.contains("--out"), "{e}");
         let e = parse(&["check", "bin", "--skip", "nope"]).unwrap_err();
         assert!(e.contains("not a driver suite group"), "{e}");
+        let e = parse(&["check", "bin", "--skip", "base"]).unwrap_err();
+        assert!(e.contains("can be left out"), "{e}");
         assert!(parse(&["check", "bin", "--out", "x"]).is_err());
     }
 
