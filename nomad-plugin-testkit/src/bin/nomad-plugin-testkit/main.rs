@@ -252,9 +252,57 @@ fn config(args: &Args) -> Result<Option<String>, String> {
     };
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let text = agent_plugin_config(&text, &args.plugin)
+        .map_err(|e| format!("{}: {e}", path.display()))?
+        .unwrap_or(text);
     config_body(&text)
         .map(Some)
         .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// From an agent configuration (`plugin_dir = ...` and `plugin "<name>"
+/// { config { ... } }` blocks), the `config` block of the plugin the agent
+/// would give it: the block labelled with the binary's file name, as Nomad
+/// matches them. `None` when the text has no `plugin` block (it is then a
+/// bare `config` block or its body).
+fn agent_plugin_config(text: &str, plugin: &Path) -> Result<Option<String>, String> {
+    let body =
+        hcl::edit::parser::parse_body(text).map_err(|e| format!("invalid HCL: {}", e.message()))?;
+    let blocks: Vec<_> = body
+        .blocks()
+        .filter(|b| b.ident.as_str() == "plugin")
+        .collect();
+    if blocks.is_empty() {
+        return Ok(None);
+    }
+    let name = plugin
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let labels = |b: &hcl::edit::structure::Block| {
+        b.labels
+            .first()
+            .map(|l| l.as_str().to_string())
+            .unwrap_or_default()
+    };
+    let Some(block) = blocks.iter().find(|b| labels(b) == name) else {
+        return Err(format!(
+            "no plugin {name:?} block (Nomad matches the block's label to the binary's file \
+             name); found: {}",
+            blocks
+                .iter()
+                .map(|b| format!("{:?}", labels(b)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    };
+    let config = block
+        .body
+        .blocks()
+        .find(|b| b.ident.as_str() == "config")
+        .map(|c| c.body.to_string())
+        .unwrap_or_default();
+    Ok(Some(config))
 }
 
 /// Copies the plugin into a fresh plugin directory under its file name, as
@@ -667,6 +715,27 @@ mod tests {
         assert!(parse(&["check", "bin", "--junit"]).is_err());
         assert!(parse(&["frobnicate", "bin"]).is_err());
         assert!(parse(&["check", "a", "b"]).is_err());
+    }
+
+    #[test]
+    fn takes_the_plugin_block_of_an_agent_config() {
+        let agent = "plugin_dir = \"/opt/nomad/plugins\"\n\nplugin \"other\" {\n  config {\n    a = 1\n  }\n}\n\nplugin \"acme\" {\n  args = [\"-x\"]\n  config {\n    default_signal = \"SIGINT\"\n  }\n}\n";
+        let got = agent_plugin_config(agent, Path::new("target/debug/acme"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(got.trim(), "default_signal = \"SIGINT\"");
+        let e = agent_plugin_config(agent, Path::new("nope")).unwrap_err();
+        assert!(e.contains("no plugin \"nope\" block"), "{e}");
+        assert!(e.contains("\"acme\""), "{e}");
+        assert_eq!(
+            agent_plugin_config("config {\n  a = 1\n}\n", Path::new("acme")).unwrap(),
+            None
+        );
+        let bare = "plugin \"acme\" {\n}\n";
+        assert_eq!(
+            agent_plugin_config(bare, Path::new("acme")).unwrap(),
+            Some(String::new())
+        );
     }
 
     #[test]
