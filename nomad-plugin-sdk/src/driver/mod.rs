@@ -170,8 +170,9 @@ pub trait Driver: BasePlugin {
 
     /// Starts a task. Return quickly once it runs; Nomad then calls
     /// [`Driver::wait_task`]. Return [`PluginError::Retryable`] for a
-    /// temporary failure (the job's restart policy then retries); any other
-    /// error fails the task for good.
+    /// temporary failure: it reaches Nomad as a recoverable error and the
+    /// job's restart policy retries the task. Any other error fails the
+    /// task without a restart.
     async fn start_task(
         &self,
         task: TaskConfig<Self::TaskConfig>,

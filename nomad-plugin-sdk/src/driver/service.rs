@@ -9,10 +9,9 @@ use futures::Stream;
 use nomad_plugin_proto::nomad::drivers as pb;
 use nomad_plugin_proto::nomad::drivers::driver_server::{Driver as DriverRpc, DriverServer};
 use nomad_plugin_proto::nomad::structs;
-use prost::Message;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
-use tonic::{Code, Request, Response, Status, Streaming};
+use tonic::{Request, Response, Status, Streaming};
 
 use super::*;
 use crate::config::schema::ConfigSchema;
@@ -35,36 +34,6 @@ struct DriverService<D> {
 }
 
 type Stream_<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
-
-/// The status for a retryable failure: `FAILED_PRECONDITION` carrying a
-/// `RecoverableError{recoverable: true}` detail, as Go drivers send it. The
-/// Go client looks only at the first detail.
-fn recoverable_status(message: String) -> Status {
-    #[derive(Clone, PartialEq, prost::Message)]
-    struct RpcStatus {
-        #[prost(int32, tag = "1")]
-        code: i32,
-        #[prost(string, tag = "2")]
-        message: String,
-        #[prost(message, repeated, tag = "3")]
-        details: Vec<prost_types::Any>,
-    }
-    let detail = prost_types::Any {
-        type_url: "type.googleapis.com/hashicorp.nomad.plugins.shared.structs.RecoverableError"
-            .into(),
-        value: structs::RecoverableError { recoverable: true }.encode_to_vec(),
-    };
-    let body = RpcStatus {
-        code: Code::FailedPrecondition as i32,
-        message: message.clone(),
-        details: vec![detail],
-    };
-    Status::with_details(
-        Code::FailedPrecondition,
-        message,
-        body.encode_to_vec().into(),
-    )
-}
 
 fn timestamp(t: SystemTime) -> prost_types::Timestamp {
     prost_types::Timestamp::from(t)
@@ -445,11 +414,8 @@ impl<D: Driver> DriverRpc for DriverService<D> {
             config: decoded,
             task: task_info(&config),
         };
-        let started = match self.driver.start_task(task).await {
-            Ok(s) => s,
-            Err(PluginError::Retryable(msg)) => return Err(recoverable_status(msg)),
-            Err(e) => return Err(e.into()),
-        };
+        // A `Retryable` error becomes a recoverable one (see `crate::error`).
+        let started = self.driver.start_task(task).await?;
         let driver_state = serde_json::to_vec(&started.state)
             .map_err(|e| Status::internal(format!("encoding the driver state: {e}")))?;
         Ok(Response::new(pb::StartTaskResponse {
