@@ -10,9 +10,13 @@
 //! `unimplemented`, `retryable`, `internal`).
 //!
 //! As a driver it fails `SetConfig`, `Init`, every task RPC and both
-//! network RPCs, while its fingerprint stays healthy. As a device plugin it
+//! network RPCs, while its fingerprint stays healthy. The kind
+//! `stats_then_gone` instead answers the first `TaskStats` call and fails
+//! the later ones, as a driver does when a task exits while Nomad streams
+//! its statistics. As a device plugin it
 //! fingerprints one device, `probe0`, and fails `SetConfig` and `Reserve`.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use nomad_plugin_sdk::base::{AgentConfig, BasePlugin, PluginInfo};
@@ -33,6 +37,7 @@ struct NoConfig {
 /// The error every call returns.
 struct Probe {
     kind: String,
+    stats_calls: AtomicUsize,
 }
 
 impl Probe {
@@ -46,6 +51,7 @@ impl Probe {
             "failed_precondition" => PluginError::FailedPrecondition(msg),
             "unimplemented" => PluginError::Unimplemented(msg),
             "retryable" => PluginError::Retryable(msg),
+            "stats_then_gone" => PluginError::NotFound(msg),
             _ => PluginError::Internal(msg),
         }
     }
@@ -109,6 +115,9 @@ impl Driver for Probe {
     }
 
     async fn task_stats(&self, _id: &str) -> Result<TaskResourceUsage, PluginError> {
+        if self.kind == "stats_then_gone" && self.stats_calls.fetch_add(1, Ordering::SeqCst) == 0 {
+            return Ok(TaskResourceUsage::default());
+        }
         Err(self.error("TaskStats"))
     }
 
@@ -170,6 +179,7 @@ impl Device for Probe {
 fn main() {
     let probe = Probe {
         kind: std::env::var("ERROR_PROBE_KIND").unwrap_or_else(|_| "internal".into()),
+        stats_calls: AtomicUsize::new(0),
     };
     if std::env::var("ERROR_PROBE_PLUGIN").as_deref() == Ok("device") {
         device::serve(probe);

@@ -6,7 +6,8 @@
 //! `Unavailable` path, which waits 3 s for the plugin to exit before
 //! returning it. The plugin is the SDK's `error_probe` example, started
 //! once per kind. The table in docs/src/concepts.md is this test's
-//! expectation in prose.
+//! expectation in prose. Last, a `TaskStats` stream whose driver call
+//! fails mid-stream must end the way Go's server ends it.
 
 mod support;
 
@@ -85,9 +86,14 @@ async fn every_error_kind_reaches_a_go_plugin_client_as_intended() {
     let entries = report["entries"].as_array().expect("entries");
 
     let mut seen = BTreeSet::new();
+    let mut stats_then_gone = None;
     for e in entries {
         let s = |k: &str| e[k].as_str().unwrap_or_default().to_string();
         let (plugin, kind, rpc) = (s("plugin"), s("kind"), s("rpc"));
+        if kind == "stats_then_gone" {
+            stats_then_gone = Some(e.clone());
+            continue;
+        }
         let at = format!("{plugin} {rpc} returning {kind}");
         let expected_code = KINDS
             .iter()
@@ -137,4 +143,11 @@ async fn every_error_kind_reaches_a_go_plugin_client_as_intended() {
         seen, expected,
         "one entry per plugin kind, error kind and RPC"
     );
+
+    // A TaskStats stream whose driver call fails after the first message
+    // ends as Go's server ends it: OK, which the client reads as io.EOF and
+    // closes without logging an error.
+    let e = stats_then_gone.expect("the stats_then_gone entry");
+    assert_eq!(e["code"], "OK", "{e}");
+    assert_eq!(e["nomad"], "eof", "{e}");
 }

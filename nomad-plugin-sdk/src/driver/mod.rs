@@ -111,6 +111,8 @@ mod exec;
 pub mod process;
 mod service;
 mod store;
+#[cfg(test)]
+mod tests;
 mod types;
 
 use std::sync::Arc;
@@ -212,8 +214,11 @@ pub trait Driver: BasePlugin {
     async fn inspect_task(&self, task_id: &str) -> Result<TaskStatus, PluginError>;
 
     /// The task's resource usage now. The SDK calls it at the interval Nomad
-    /// asks (1 s by default) while Nomad streams statistics, and stops when
-    /// it returns an error.
+    /// asks (1 s by default) while Nomad streams statistics. An error on
+    /// the first call fails the stream with that error; a later error (the
+    /// task exited) ends it cleanly, as Go drivers end it, so Nomad's
+    /// client logs nothing (its stats hook opens the stream again while
+    /// the task runs).
     async fn task_stats(&self, task_id: &str) -> Result<TaskResourceUsage, PluginError>;
 
     /// Where the driver publishes task events; `None` (the default) means

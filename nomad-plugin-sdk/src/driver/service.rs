@@ -5,7 +5,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use futures::Stream;
+use std::panic::AssertUnwindSafe;
+
+use futures::{FutureExt, Stream};
 use nomad_plugin_proto::nomad::drivers as pb;
 use nomad_plugin_proto::nomad::drivers::driver_server::{Driver as DriverRpc, DriverServer};
 use nomad_plugin_proto::nomad::structs;
@@ -29,8 +31,15 @@ pub(super) fn routes<D: Driver>(driver: Arc<D>) -> tonic::service::Routes {
     routes.routes()
 }
 
-struct DriverService<D> {
+pub(super) struct DriverService<D> {
     driver: Arc<D>,
+}
+
+impl<D> DriverService<D> {
+    #[cfg(test)]
+    pub(super) fn new(driver: Arc<D>) -> Self {
+        DriverService { driver }
+    }
 }
 
 type Stream_<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
@@ -340,7 +349,16 @@ impl<D: Driver> DriverRpc for DriverService<D> {
         let (tx, rx) = mpsc::channel(4);
         tokio::spawn(async move {
             loop {
-                let f = driver.fingerprint().await;
+                // A panic must not end the stream: Nomad would reopen it at
+                // once, and the panic would repeat in a tight loop. Report
+                // the driver unhealthy instead, and try again next time.
+                let f = match AssertUnwindSafe(driver.fingerprint()).catch_unwind().await {
+                    Ok(f) => f,
+                    Err(_) => {
+                        tracing::error!("the driver panicked while fingerprinting");
+                        Fingerprint::unhealthy("the driver panicked while fingerprinting")
+                    }
+                };
                 if tx.send(Ok(fingerprint_to_proto(&f))).await.is_err() {
                     return; // Nomad closed the stream.
                 }
@@ -516,12 +534,23 @@ impl<D: Driver> DriverRpc for DriverService<D> {
             loop {
                 let usage = match next.take() {
                     Some(u) => u,
-                    None => match driver.task_stats(&id).await {
-                        Ok(u) => u,
-                        // The task is gone: end the stream; Nomad reopens
-                        // it only while the task runs.
-                        Err(e) => {
-                            let _ = tx.send(Err(Status::from(e))).await;
+                    None => match AssertUnwindSafe(driver.task_stats(&id))
+                        .catch_unwind()
+                        .await
+                    {
+                        Ok(Ok(u)) => u,
+                        // Usually the task is gone. End the stream cleanly,
+                        // as Go's server does when its stats channel
+                        // closes: an error status would make Nomad's
+                        // client log it at error each time its stats hook
+                        // reopens the stream (which it does until the task
+                        // exits, erroring or not).
+                        Ok(Err(e)) => {
+                            tracing::debug!(task_id = %id, error = %e, "task stats ended");
+                            return;
+                        }
+                        Err(_) => {
+                            tracing::error!(task_id = %id, "the driver panicked while collecting task stats; ending the stream");
                             return;
                         }
                     },

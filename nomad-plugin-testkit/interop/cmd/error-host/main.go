@@ -193,6 +193,11 @@ func main() {
 			break
 		}
 	}
+	if failed == nil && strings.Contains(pluginsFlag, "driver") {
+		if err := statsThenGone(bin, &rep); err != nil {
+			failed = fmt.Errorf("driver/stats_then_gone: %w", err)
+		}
+	}
 	if failed != nil {
 		rep.Error = failed.Error()
 	}
@@ -203,7 +208,8 @@ func main() {
 	}
 }
 
-func probe(bin, pluginKind, kind string, rep *report) error {
+// launch starts the probe as Nomad's driver or device loader would.
+func launch(bin, pluginKind, kind string) (*plugin.Client, clients, error) {
 	cmd := exec.Command(bin)
 	cmd.Env = append(os.Environ(), "ERROR_PROBE_PLUGIN="+pluginKind, "ERROR_PROBE_KIND="+kind)
 	plugins := map[string]plugin.Plugin{"base": basePlugin{}}
@@ -224,16 +230,60 @@ func probe(bin, pluginKind, kind string, rep *report) error {
 		Logger:           hclog.New(&hclog.LoggerOptions{Name: "error-host", Level: hclog.Warn, Output: io.Discard}),
 		StartTimeout:     60 * time.Second,
 	})
-	defer client.Kill()
 	rpc, err := client.Client()
 	if err != nil {
-		return err
+		client.Kill()
+		return nil, clients{}, err
 	}
 	raw, err := rpc.Dispense(pluginKind)
 	if err != nil {
+		client.Kill()
+		return nil, clients{}, err
+	}
+	return client, raw.(clients), nil
+}
+
+// statsThenGone opens TaskStats on a task whose statistics fail after the
+// first message, and records how the stream ends: io.EOF is what Nomad's
+// client closes quietly; any status it logs at error.
+func statsThenGone(bin string, rep *report) error {
+	client, c, err := launch(bin, "driver", "stats_then_gone")
+	if err != nil {
 		return err
 	}
-	c := raw.(clients)
+	defer client.Kill()
+	e := entry{Plugin: "driver", Kind: "stats_then_gone", RPC: "TaskStats"}
+	start := time.Now()
+	ctx, cancel := context.WithCancel(c.doneCtx)
+	defer cancel()
+	s, err := c.driver.TaskStats(ctx, &driverspb.TaskStatsRequest{TaskId: "a/b/c", CollectionInterval: durationpb.New(10 * time.Millisecond)})
+	if err != nil {
+		return err
+	}
+	if _, err := s.Recv(); err != nil {
+		return fmt.Errorf("the first stats message: %w", err)
+	}
+	_, err = s.Recv()
+	if err == io.EOF {
+		e.Code = "OK"
+		e.Nomad = "eof"
+	} else {
+		handle(&e, err, c.doneCtx, true, false, false)
+		if e.Nomad == "error" {
+			e.Nomad = "stream_error_logged"
+		}
+	}
+	e.Millis = time.Since(start).Milliseconds()
+	rep.Entries = append(rep.Entries, e)
+	return nil
+}
+
+func probe(bin, pluginKind, kind string, rep *report) error {
+	client, c, err := launch(bin, pluginKind, kind)
+	if err != nil {
+		return err
+	}
+	defer client.Kill()
 
 	call := func(name string, stream, readsRecoverable, ignoresUnimplemented bool, f func() error) {
 		e := entry{Plugin: pluginKind, Kind: kind, RPC: name}
