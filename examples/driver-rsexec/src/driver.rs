@@ -237,12 +237,12 @@ async fn wait_for_exit(pid: i32, start: u64) {
     }
 }
 
-#[async_trait::async_trait]
+#[nomad_plugin_sdk::async_trait]
 impl BasePlugin for RsExec {
     type Config = AgentSettings;
 
     fn info(&self) -> PluginInfo {
-        PluginInfo::driver(NAME, env!("CARGO_PKG_VERSION"))
+        PluginInfo::new(NAME, env!("CARGO_PKG_VERSION"))
     }
 
     async fn set_config(
@@ -264,7 +264,7 @@ impl BasePlugin for RsExec {
     }
 }
 
-#[async_trait::async_trait]
+#[nomad_plugin_sdk::async_trait]
 impl driver::Driver for RsExec {
     type TaskConfig = RsExecTask;
     type State = RsExecState;
@@ -288,7 +288,7 @@ impl driver::Driver for RsExec {
 
     async fn start_task(
         &self,
-        task: driver::TaskConfig<RsExecTask>,
+        task: driver::Task<RsExecTask>,
     ) -> Result<StartedTask<RsExecState>, PluginError> {
         if self.tasks.contains(&task.id) {
             return Err(PluginError::AlreadyExists(format!(

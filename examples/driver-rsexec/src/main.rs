@@ -35,7 +35,7 @@ mod exec;
 mod supervisor;
 
 // ANCHOR: main (shown in docs/src/task-drivers.md)
-fn main() {
+fn main() -> std::process::ExitCode {
     let mut args = std::env::args_os().skip(1);
     if args.next().as_deref() == Some(std::ffi::OsStr::new("supervise")) {
         let Some(dir) = args.next() else {
@@ -44,6 +44,6 @@ fn main() {
         };
         std::process::exit(supervisor::run(std::path::Path::new(&dir)));
     }
-    nomad_plugin_sdk::driver::serve(driver::RsExec::default());
+    nomad_plugin_sdk::driver::serve(driver::RsExec::default())
 }
 // ANCHOR_END: main
