@@ -57,16 +57,12 @@ impl Probe {
     }
 }
 
-#[async_trait::async_trait]
+#[nomad_plugin_sdk::async_trait]
 impl BasePlugin for Probe {
     type Config = ();
 
     fn info(&self) -> PluginInfo {
-        if std::env::var("ERROR_PROBE_PLUGIN").as_deref() == Ok("device") {
-            PluginInfo::device("error_probe", "0.1.0")
-        } else {
-            PluginInfo::driver("error_probe", "0.1.0")
-        }
+        PluginInfo::new("error_probe", "0.1.0")
     }
 
     async fn set_config(&self, _config: (), _agent: AgentConfig) -> Result<(), PluginError> {
@@ -74,7 +70,7 @@ impl BasePlugin for Probe {
     }
 }
 
-#[async_trait::async_trait]
+#[nomad_plugin_sdk::async_trait]
 impl Driver for Probe {
     type TaskConfig = NoConfig;
     type State = ();
@@ -87,10 +83,7 @@ impl Driver for Probe {
         Fingerprint::healthy()
     }
 
-    async fn start_task(
-        &self,
-        _task: driver::TaskConfig<NoConfig>,
-    ) -> Result<StartedTask<()>, PluginError> {
+    async fn start_task(&self, _task: Task<NoConfig>) -> Result<StartedTask<()>, PluginError> {
         Err(self.error("StartTask"))
     }
 
@@ -159,7 +152,7 @@ impl Driver for Probe {
     }
 }
 
-#[async_trait::async_trait]
+#[nomad_plugin_sdk::async_trait]
 impl Device for Probe {
     async fn fingerprint(&self) -> Result<Vec<DeviceGroup>, PluginError> {
         Ok(vec![
@@ -176,14 +169,14 @@ impl Device for Probe {
     }
 }
 
-fn main() {
+fn main() -> std::process::ExitCode {
     let probe = Probe {
         kind: std::env::var("ERROR_PROBE_KIND").unwrap_or_else(|_| "internal".into()),
         stats_calls: AtomicUsize::new(0),
     };
     if std::env::var("ERROR_PROBE_PLUGIN").as_deref() == Ok("device") {
-        device::serve(probe);
+        device::serve(probe)
     } else {
-        driver::serve(probe);
+        driver::serve(probe)
     }
 }

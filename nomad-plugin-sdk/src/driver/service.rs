@@ -10,7 +10,6 @@ use std::panic::AssertUnwindSafe;
 use futures::{FutureExt, Stream};
 use nomad_plugin_proto::nomad::drivers as pb;
 use nomad_plugin_proto::nomad::drivers::driver_server::{Driver as DriverRpc, DriverServer};
-use nomad_plugin_proto::nomad::structs;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};

@@ -34,15 +34,15 @@ struct Fake {
     fingerprints: AtomicUsize,
 }
 
-#[async_trait::async_trait]
+#[crate::async_trait]
 impl BasePlugin for Fake {
     type Config = ();
     fn info(&self) -> PluginInfo {
-        PluginInfo::driver("fake", "0.1.0")
+        PluginInfo::new("fake", "0.1.0")
     }
 }
 
-#[async_trait::async_trait]
+#[crate::async_trait]
 impl Driver for Fake {
     type TaskConfig = NoConfig;
     type State = ();
@@ -59,10 +59,7 @@ impl Driver for Fake {
         Duration::from_secs(30)
     }
 
-    async fn start_task(
-        &self,
-        _task: TaskConfig<NoConfig>,
-    ) -> Result<StartedTask<()>, PluginError> {
+    async fn start_task(&self, _task: Task<NoConfig>) -> Result<StartedTask<()>, PluginError> {
         Err(PluginError::Internal("unused".into()))
     }
 
