@@ -149,9 +149,18 @@ pub trait Driver: BasePlugin {
     /// id). Stored as JSON.
     type State: Serialize + DeserializeOwned + Send + Sync + 'static;
 
-    /// Called once after `SetConfig` on every (re)start of the plugin by
-    /// Nomad 2.0.4 and later. An error makes Nomad kill and relaunch the
-    /// plugin.
+    /// Called by Nomad 2.0.4 and later after `SetConfig` on the instance the
+    /// driver manager keeps, and **again, without a new `SetConfig`, every
+    /// time an agent that restarted reattaches to this running process**:
+    /// it may run more than once in one process, so make it idempotent
+    /// (keep what it set up, and the configuration from the first
+    /// `SetConfig`). Older agents never call it.
+    ///
+    /// [`PluginError::Unimplemented`] is ignored. Any other error kills the
+    /// plugin and fails the dispense; at agent start that is the driver
+    /// manager's first dispense, after which it gives up on this driver
+    /// until the agent restarts (the driver never fingerprints, so it gets
+    /// no tasks). Reserve errors for a driver that cannot work at all.
     async fn init(&self) -> Result<(), PluginError> {
         Ok(())
     }
@@ -184,8 +193,18 @@ pub trait Driver: BasePlugin {
     ) -> Result<StartedTask<Self::State>, PluginError>;
 
     /// Re-attaches to a task after the plugin (or the agent) restarted, from
-    /// the state `start_task` returned. Return `Ok` if the task is already
-    /// known. On error Nomad destroys the task and reschedules it.
+    /// the state `start_task` returned. Nomad calls it for every task it
+    /// had after a plugin crash (a new process) and after an agent restart
+    /// (often the same process, reattached). The SDK answers at once,
+    /// without calling this method, for a task this process started or
+    /// recovered and has not destroyed.
+    ///
+    /// `task.config` is `None` when the handle has no task config (after an
+    /// agent restart, as the client's state store does not keep it) or when
+    /// it no longer decodes with [`Driver::TaskConfig`] (a warning is
+    /// logged): keep what recovery needs in [`Driver::State`]. On error
+    /// Nomad destroys the task (`DestroyTask` with `force`) and the
+    /// scheduler replaces it.
     async fn recover_task(
         &self,
         task: RecoveredTask<Self::TaskConfig, Self::State>,

@@ -1,6 +1,7 @@
 //! `hashicorp.nomad.plugins.drivers.proto.Driver` over a [`Driver`]: the
 //! conversions, and the guarantees Nomad's Go client relies on.
 
+use std::collections::HashSet;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -24,19 +25,30 @@ const HANDLE_VERSION: i32 = 1;
 pub(super) fn routes<D: Driver>(driver: Arc<D>) -> tonic::service::Routes {
     let mut routes = crate::base::base_routes(driver.clone(), crate::base::PluginKind::Driver);
     routes.add_service(crate::runtime::limit_message_size!(DriverServer::new(
-        DriverService { driver }
+        DriverService::new(driver)
     )));
     routes.routes()
 }
 
 pub(super) struct DriverService<D> {
     driver: Arc<D>,
+    /// Ids of the tasks this process started or recovered and has not
+    /// destroyed. After an agent restart Nomad reattaches to the running
+    /// plugin and calls `RecoverTask` for every task it had: for these it
+    /// is answered at once, without the driver.
+    tracked: Arc<std::sync::Mutex<HashSet<String>>>,
 }
 
 impl<D> DriverService<D> {
-    #[cfg(test)]
     pub(super) fn new(driver: Arc<D>) -> Self {
-        DriverService { driver }
+        DriverService {
+            driver,
+            tracked: Arc::default(),
+        }
+    }
+
+    fn tracked(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        self.tracked.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -374,28 +386,40 @@ impl<D: Driver> DriverRpc for DriverService<D> {
         if id.is_empty() {
             return Err(missing("the task id"));
         }
+        if self.tracked().contains(&id) {
+            tracing::debug!(task_id = %id, "RecoverTask of a task this plugin tracks: nothing to do");
+            return Ok(Response::new(pb::RecoverTaskResponse {}));
+        }
         let state: D::State = serde_json::from_slice(&handle.driver_state).map_err(|e| {
             Status::invalid_argument(format!(
                 "task {id:?}: the driver state in the handle does not decode (handle version {}): {e}",
                 handle.version
             ))
         })?;
+        // Absent after an agent restart (the client's state store does not
+        // keep it), and it may no longer decode after a plugin upgrade:
+        // neither may fail the recovery on its own, the state is what counts.
         let task_config = if config.msgpack_driver_config.is_empty() {
             None
         } else {
-            Some(decode_task_config::<D::TaskConfig>(
-                &config.msgpack_driver_config,
-            )?)
+            match decode_task_config::<D::TaskConfig>(&config.msgpack_driver_config) {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    tracing::warn!(task_id = %id, error = %e.message(), "RecoverTask: the task config in the handle does not decode; recovering from the driver state alone");
+                    None
+                }
+            }
         };
         self.driver
             .recover_task(RecoveredTask {
-                id,
+                id: id.clone(),
                 name: config.name.clone(),
                 config: task_config,
                 task: task_info(&config),
                 state,
             })
             .await?;
+        self.tracked().insert(id);
         Ok(Response::new(pb::RecoverTaskResponse {}))
     }
 
@@ -419,6 +443,7 @@ impl<D: Driver> DriverRpc for DriverService<D> {
         };
         // A `Retryable` error becomes a recoverable one (see `crate::error`).
         let started = self.driver.start_task(task).await?;
+        self.tracked().insert(config.id.clone());
         let driver_state = serde_json::to_vec(&started.state)
             .map_err(|e| Status::internal(format!("encoding the driver state: {e}")))?;
         Ok(Response::new(pb::StartTaskResponse {
@@ -470,6 +495,7 @@ impl<D: Driver> DriverRpc for DriverService<D> {
     ) -> Result<Response<pb::DestroyTaskResponse>, Status> {
         let req = request.into_inner();
         self.driver.destroy_task(&req.task_id, req.force).await?;
+        self.tracked().remove(&req.task_id);
         Ok(Response::new(pb::DestroyTaskResponse {}))
     }
 

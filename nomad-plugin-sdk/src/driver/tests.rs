@@ -32,6 +32,8 @@ struct Fake {
     stats_calls: AtomicUsize,
     fingerprint_panics: bool,
     fingerprints: AtomicUsize,
+    /// Whether each `recover_task` call had a decoded config.
+    recovered: std::sync::Mutex<Vec<bool>>,
 }
 
 #[crate::async_trait]
@@ -63,7 +65,8 @@ impl Driver for Fake {
         Err(PluginError::Internal("unused".into()))
     }
 
-    async fn recover_task(&self, _task: RecoveredTask<NoConfig, ()>) -> Result<(), PluginError> {
+    async fn recover_task(&self, task: RecoveredTask<NoConfig, ()>) -> Result<(), PluginError> {
+        self.recovered.lock().unwrap().push(task.config.is_some());
         Ok(())
     }
 
@@ -182,4 +185,72 @@ async fn a_fingerprint_panic_reports_unhealthy_and_keeps_the_stream_open() {
         second.health,
         pb::fingerprint_response::HealthState::Healthy as i32
     );
+}
+
+fn recover_request(id: &str, msgpack_config: Vec<u8>) -> Request<pb::RecoverTaskRequest> {
+    Request::new(pb::RecoverTaskRequest {
+        task_id: String::new(),
+        handle: Some(pb::TaskHandle {
+            version: 1,
+            config: Some(pb::TaskConfig {
+                id: id.into(),
+                name: "web".into(),
+                msgpack_driver_config: msgpack_config,
+                ..Default::default()
+            }),
+            state: pb::TaskState::Running as i32,
+            driver_state: b"null".to_vec(),
+        }),
+    })
+}
+
+#[tokio::test]
+async fn recover_task_of_a_tracked_task_is_answered_without_the_driver() {
+    let fake = Arc::new(Fake::default());
+    let svc = DriverService::new(fake.clone());
+    for _ in 0..3 {
+        svc.recover_task(recover_request("a/web/1", vec![0x80]))
+            .await
+            .expect("recovered");
+    }
+    assert_eq!(
+        *fake.recovered.lock().unwrap(),
+        vec![true],
+        "one real recovery"
+    );
+    // Once destroyed, the task is no longer tracked.
+    svc.destroy_task(Request::new(pb::DestroyTaskRequest {
+        task_id: "a/web/1".into(),
+        force: true,
+    }))
+    .await
+    .expect("destroyed");
+    svc.recover_task(recover_request("a/web/1", vec![0x80]))
+        .await
+        .expect("recovered again");
+    assert_eq!(*fake.recovered.lock().unwrap(), vec![true, true]);
+}
+
+#[tokio::test]
+async fn a_task_config_that_is_absent_or_does_not_decode_never_fails_recovery() {
+    let fake = Arc::new(Fake::default());
+    let svc = DriverService::new(fake.clone());
+    // 0xc1 is never used in msgpack; an empty config is what Nomad sends
+    // after an agent restart.
+    for (id, config) in [("a/web/1", vec![0xc1]), ("a/web/2", Vec::new())] {
+        svc.recover_task(recover_request(id, config))
+            .await
+            .unwrap_or_else(|s| panic!("{id}: recovery failed: {s:?}"));
+    }
+    assert_eq!(*fake.recovered.lock().unwrap(), vec![false, false]);
+    // The driver state still has to decode: it is all recovery has.
+    let mut bad_state = recover_request("a/web/3", Vec::new()).into_inner();
+    if let Some(h) = bad_state.handle.as_mut() {
+        h.driver_state = b"{not json".to_vec();
+    }
+    let err = svc
+        .recover_task(Request::new(bad_state))
+        .await
+        .expect_err("an undecodable driver state fails");
+    assert_eq!(err.code(), tonic::Code::InvalidArgument);
 }
