@@ -46,6 +46,7 @@ mod exec;
 mod fixture;
 mod instance;
 mod negative;
+mod reattach;
 mod recover;
 mod tasks;
 
@@ -91,6 +92,7 @@ pub const GROUPS: &[&str] = &[
     "unknown_task",
     "malformed_config",
     "recover",
+    "reattach",
 ];
 
 type TaskHcl = Arc<dyn Fn(&str) -> String + Send + Sync>;
@@ -412,6 +414,9 @@ impl Ctx {
         }
         if self.wants("recover") {
             recover::recover(self).await;
+        }
+        if self.wants("reattach") {
+            reattach::reattach(self).await;
         }
     }
 
