@@ -19,8 +19,13 @@ fn host() -> PathBuf {
 }
 
 fn run_host(args: &[&str]) -> Value {
+    run_host_env(args, &[])
+}
+
+fn run_host_env(args: &[&str], env: &[(&str, &str)]) -> Value {
     let out = Command::new(host())
         .args(args)
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .output()
         .expect("run Go host");
@@ -52,17 +57,24 @@ fn plugin_logs(report: &Value) -> Vec<(String, String)> {
 #[test]
 fn go_plugin_client_loads_pings_streams_and_kills() {
     let plugin = probe();
-    let report = run_host(&[
-        "-plugin",
-        plugin.to_str().expect("utf-8 path"),
-        "-wait-stdout",
-        "hello on stdout",
-    ]);
+    let report = run_host_env(
+        &[
+            "-plugin",
+            plugin.to_str().expect("utf-8 path"),
+            "-wait-stdout",
+            "hello on stdout",
+        ],
+        &[("RUNTIME_PROBE_PANIC", "1")],
+    );
     assert_eq!(report["connected"], true, "{report:#}");
     assert_eq!(report["ping"], true, "{report:#}");
     assert_eq!(report["stdio"]["stdout"], "hello on stdout\n", "{report:#}");
-    assert_eq!(report["stdio"]["stderr"], "hello on stderr\n", "{report:#}");
-    // go-plugin parsed our hclog lines and logged each at its own level.
+    // Fd 2 is the host's stderr, not the GRPCStdio stream (which Nomad
+    // discards): nothing arrives on the stream's stderr channel.
+    assert_eq!(report["stdio"]["stderr"], "", "{report:#}");
+    // go-plugin parsed our hclog lines and logged each at its own level;
+    // lines that are not JSON (eprintln!, a raw write on fd 2, a child
+    // process's stderr) at debug, and the panic at error.
     let logs = plugin_logs(&report);
     for (level, msg) in [
         ("trace", "trace line"),
@@ -70,6 +82,10 @@ fn go_plugin_client_loads_pings_streams_and_kills() {
         ("info", "info line"),
         ("warn", "warn line"),
         ("error", "error line"),
+        ("debug", "hello on stderr"),
+        ("debug", "raw write on fd 2"),
+        ("debug", "child process on stderr"),
+        ("error", "plugin panicked"),
     ] {
         assert!(
             logs.contains(&(level.to_string(), msg.to_string())),

@@ -48,6 +48,7 @@ mod harness;
 pub(crate) mod instance;
 mod negative;
 mod plain;
+mod reattach;
 mod recover;
 mod tasks;
 
@@ -99,6 +100,7 @@ pub const GROUPS: &[&str] = &[
     "unknown_task",
     "malformed_config",
     "recover",
+    "reattach",
 ];
 
 type TaskHcl = Arc<dyn Fn(&str) -> String + Send + Sync>;
@@ -450,6 +452,9 @@ impl Ctx {
         }
         if self.wants("recover") {
             recover::recover(self).await;
+        }
+        if self.wants("reattach") {
+            reattach::reattach(self).await;
         }
     }
 
