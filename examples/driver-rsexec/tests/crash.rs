@@ -239,27 +239,21 @@ async fn twenty_tasks_survive_repeated_sigkill_of_the_plugin() {
                 drop(waits);
                 for (id, r) in seen {
                     let t = tasks.get_mut(&id).expect("task");
-                    match r {
-                        Ok(code) => {
-                            assert!(t.release.is_some(), "{id} exited unreleased: {code}");
-                            assert_eq!(code, t.code, "round {round}: {id} exit code");
-                            assert!(!t.exited, "{id} exit observed twice");
-                            t.exited = true;
-                            observed_exits += 1;
-                        }
-                        // Cut by the kill: a running task, or an exit the
-                        // next round observes after recovery.
-                        Err(_) => {}
+                    // An error is a wait the kill cut: a running task, or
+                    // an exit the next round observes after recovery.
+                    if let Ok(code) = r {
+                        assert!(t.release.is_some(), "{id} exited unreleased: {code}");
+                        assert_eq!(code, t.code, "round {round}: {id} exit code");
+                        assert!(!t.exited, "{id} exit observed twice");
+                        t.exited = true;
+                        observed_exits += 1;
                     }
                 }
             }
             // During ExecTask: an exec'd command signals that it runs and
             // then blocks; the plugin is killed while the call is open.
             _ => {
-                let Some(t) = tasks
-                    .values()
-                    .find(|t| !t.exited && t.release.is_none())
-                else {
+                let Some(t) = tasks.values().find(|t| !t.exited && t.release.is_none()) else {
                     h.kill_plugin().await.expect("SIGKILL plugin");
                     continue;
                 };
@@ -277,7 +271,10 @@ async fn twenty_tasks_survive_repeated_sigkill_of_the_plugin() {
                 }
                 h.kill_plugin().await.expect("SIGKILL plugin");
                 let r = exec.await;
-                assert!(r.is_err(), "ExecTask answered although the plugin was killed");
+                assert!(
+                    r.is_err(),
+                    "ExecTask answered although the plugin was killed"
+                );
                 // Let the orphaned command finish.
                 exec_blocks.push(feed(&block));
             }

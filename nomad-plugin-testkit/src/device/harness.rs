@@ -67,7 +67,11 @@ impl DeviceHarnessBuilder {
     }
 
     /// Sets an environment variable for the plugin.
-    pub fn env(mut self, key: impl Into<std::ffi::OsString>, value: impl Into<std::ffi::OsString>) -> Self {
+    pub fn env(
+        mut self,
+        key: impl Into<std::ffi::OsString>,
+        value: impl Into<std::ffi::OsString>,
+    ) -> Self {
         self.launcher = self.launcher.env(key, value);
         self
     }
@@ -82,11 +86,7 @@ impl DeviceHarnessBuilder {
     /// `ConfigSchema`, the HCL decoded with that schema, `SetConfig`) and
     /// opens its fingerprint stream.
     pub async fn launch(self) -> Result<DeviceHarness, DeviceError> {
-        let body = self
-            .config
-            .as_deref()
-            .map(super::config_body)
-            .transpose()?;
+        let body = self.config.as_deref().map(super::config_body).transpose()?;
         let plugin = DevicePlugin::launch_with(self.launcher, body.as_deref()).await?;
         let mut client = plugin.client.clone();
         let fingerprints =
@@ -180,7 +180,7 @@ impl DeviceHarness {
                     .into(),
             )
         })?;
-        Ok(ContainerReservation::from_proto(&r))
+        Ok(nomad_plugin_sdk::host::device::reservation_from_proto(&r))
     }
 
     /// Opens the `Stats` stream at `interval`.
@@ -242,7 +242,11 @@ impl DeviceStatsStream {
             Ok(Ok(None)) => Err(DeviceError::Protocol(
                 "the Stats stream ended: Nomad stops collecting device statistics".into(),
             )),
-            Ok(Ok(Some(m))) => Ok(m.groups.iter().map(DeviceGroupStats::from_proto).collect()),
+            Ok(Ok(Some(m))) => Ok(m
+                .groups
+                .iter()
+                .map(nomad_plugin_sdk::host::device::stats_from_proto)
+                .collect()),
         }
     }
 }

@@ -109,11 +109,11 @@ impl DeviceSuite {
                 plugin.info().plugin_version
             )),
         );
-        let groups = self.fingerprint_checks(&plugin, &mut report).await;
+        let groups = self.fingerprint_checks(plugin, &mut report).await;
         match &groups {
             Some(groups) => {
-                self.reserve_checks(&plugin, groups, &mut report).await;
-                self.stats_checks(&plugin, groups, &mut report).await;
+                self.reserve_checks(plugin, groups, &mut report).await;
+                self.stats_checks(plugin, groups, &mut report).await;
             }
             None => {
                 for name in [
@@ -280,7 +280,7 @@ impl DeviceSuite {
                 resp.container_res
                     .as_ref()
                     .map(|r| {
-                        let r = ContainerReservation::from_proto(r);
+                        let r = nomad_plugin_sdk::host::device::reservation_from_proto(r);
                         format!(
                             "{} env(s), {} mount(s), {} device node(s)",
                             r.envs.len(),

@@ -49,12 +49,19 @@ fn skip_rest(ctx: &mut Ctx, from: &str, why: &str) {
 }
 
 pub(crate) async fn reattach(ctx: &mut Ctx) {
-    let first = match ctx.launch_instance().await {
-        Ok(i) => i,
+    // The harness stays alive to the end (dropping it removes its work
+    // dir); its instance is taken out so the agent's death can be played.
+    let mut harness = match ctx.launch_instance().await {
+        Ok(h) => h,
         Err(e) => {
             ctx.report.record("reattach.setup", Err(e));
             return;
         }
+    };
+    let Some(first) = harness.take_instance() else {
+        ctx.report
+            .record("reattach.setup", Err("the plugin is not running".into()));
+        return;
     };
     let mut client = first.client.clone();
     let (fx, resp) = match ctx.start(&mut client, "reattach", SCRIPT).await {

@@ -16,9 +16,9 @@ mod inspect;
 mod install;
 mod probe;
 mod progress;
-mod validate;
 mod review;
 mod review_cmd;
+mod validate;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
