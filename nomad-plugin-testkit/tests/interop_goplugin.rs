@@ -126,6 +126,30 @@ fn go_plugin_client_reports_a_protocol_mismatch() {
     );
 }
 
+/// go-plugin's 7th handshake field: a host that requires the multiplexed
+/// gRPC broker (`GRPCBrokerMultiplex`, which sets PLUGIN_MULTIPLEX_GRPC)
+/// gets `false` and refuses the plugin with go-plugin's own error, and the
+/// plugin says why in its log. A host that does not ask (Nomad) is served
+/// as usual (`go_plugin_client_loads_pings_streams_and_kills`).
+#[test]
+fn a_host_that_requires_the_multiplexed_broker_is_refused_clearly() {
+    let plugin = probe();
+    let report = run_host(&["-plugin", plugin.to_str().expect("utf-8"), "-mux"]);
+    assert_eq!(report["connected"], false, "{report:#}");
+    assert_eq!(
+        report["error"],
+        "client requested gRPC broker multiplexing but plugin does not support the feature",
+        "{report:#}"
+    );
+    let logs = plugin_logs(&report);
+    assert!(
+        logs.iter().any(|(level, msg)| level == "warn"
+            && msg.contains("multiplexed gRPC broker")
+            && msg.contains("does not support")),
+        "no warning about the multiplexed broker in {logs:?}"
+    );
+}
+
 /// The host dies in the middle of a streaming call. The orphaned plugin must
 /// neither crash nor spin: it keeps serving the next client, and stops when
 /// asked.

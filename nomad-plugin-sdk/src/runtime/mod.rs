@@ -195,6 +195,15 @@ pub async fn serve_with(
         );
     }
 
+    if let Some(asked) = &config.env.multiplex_grpc {
+        if asked.trim().eq_ignore_ascii_case("true") || asked.trim() == "1" {
+            tracing::warn!(
+                "the host asked for go-plugin's multiplexed gRPC broker (PLUGIN_MULTIPLEX_GRPC), \
+                 which this plugin does not support; answering `false`, so a host that requires it \
+                 refuses the plugin (Nomad never asks for it)"
+            );
+        }
+    }
     let bound = match config.network {
         Network::Unix => listener::bind_unix(&config.env)?,
         Network::Tcp => listener::bind_tcp(&config.env).await?,
@@ -232,7 +241,11 @@ pub async fn serve_with(
         network: bound.network(),
         address: bound.address(),
         server_cert,
-        // We do not multiplex broker connections over the listener.
+        // Broker connections are never multiplexed over the listener: a
+        // host that asks (PLUGIN_MULTIPLEX_GRPC) gets `false` in the 7th
+        // field, which go-plugin's client refuses with
+        // ErrGRPCBrokerMuxNotSupported when it requires multiplexing, and
+        // accepts otherwise. Nomad never asks.
         multiplex: config.env.multiplex_grpc.as_ref().map(|_| false),
     };
     sink.announce(&line).map_err(ServeError::Handshake)?;

@@ -201,6 +201,13 @@ impl DeviceHarness {
         })
     }
 
+    /// The running plugin, its fingerprint stream closed: for the suite's
+    /// agent-restart check, which plays the agent's death itself.
+    pub(crate) fn into_plugin(self) -> DevicePlugin {
+        drop(self.fingerprints);
+        self.plugin
+    }
+
     /// Stops the plugin as Nomad does; fails if it needed the SIGKILL.
     pub async fn shutdown(self) -> Result<(), DeviceError> {
         drop(self.fingerprints);

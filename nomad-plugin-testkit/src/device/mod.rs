@@ -244,6 +244,13 @@ impl DevicePlugin {
     pub async fn kill(self) -> Result<KillReport, LaunchError> {
         self.running.kill().await
     }
+
+    /// Imitates an agent that dies without killing the plugin (see
+    /// [`RunningPlugin::detach`]).
+    pub async fn detach(self) -> crate::launch::DetachedPlugin {
+        drop(self.client);
+        self.running.detach().await
+    }
 }
 
 fn prost_types_duration(d: Duration) -> nomad_plugin_proto::prost_types::Duration {

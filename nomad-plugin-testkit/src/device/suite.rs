@@ -16,8 +16,10 @@ use crate::report::{Progress, SuiteReport};
 /// `fingerprint.first` (within the deadline), `fingerprint.valid` (what
 /// Nomad's validation accepts: names, ids, units), `fingerprint.ids_unique`,
 /// `fingerprint.stream_stays_open`, `reserve.known`, `reserve.unknown`,
-/// `stats.interval`, `stats.coverage`, and `fingerprint.ids_stable` (the
-/// same ids after the plugin is restarted).
+/// `stats.interval`, `stats.coverage`, `reattach.killed` (after an agent
+/// restart Nomad's device manager reattaches to the plugin it left running
+/// only to kill it) and `fingerprint.ids_stable` (the same ids after the
+/// plugin is restarted).
 #[derive(Debug, Clone)]
 pub struct DeviceSuite {
     binary: PathBuf,
@@ -126,7 +128,9 @@ impl DeviceSuite {
                 }
             }
         }
-        let _ = harness.shutdown().await;
+        // The agent restarts: Nomad reattaches to a device plugin only to
+        // stop it; this also ends the plugin the suite launched.
+        reattach_check(harness.into_plugin(), &mut report).await;
         match groups {
             Some(groups) => self.stability_check(&groups, &mut report).await,
             None => report.skip("fingerprint.ids_stable", "no valid fingerprint to compare"),
@@ -419,6 +423,35 @@ impl DeviceSuite {
         .await;
         report.record("fingerprint.ids_stable", result);
     }
+}
+
+/// An agent restart: the old agent's connection and pipes go away with the
+/// plugin left running; the new agent's device manager reattaches by
+/// address and pid only to kill it (`devicemanager/manager.go`), then
+/// launches a fresh plugin. The plugin must exit on `GRPCController/Shutdown`
+/// rather than need SIGKILL after two seconds.
+async fn reattach_check(plugin: DevicePlugin, report: &mut SuiteReport) {
+    let mut detached = plugin.detach().await;
+    let result = match detached.reattach().await {
+        Err(e) => match detached.try_exited() {
+            Some(status) => Ok(format!(
+                "the plugin was already gone when the new agent reattached ({status}); Nomad logs that and launches a new one"
+            )),
+            None => Err(format!("suite error: could not reattach to the running plugin: {e}")),
+        },
+        Ok(channel) => match detached.kill(channel).await {
+            Ok(k) if k.graceful => Ok(format!(
+                "reattached and stopped with GRPCController/Shutdown in {:?}",
+                k.elapsed
+            )),
+            Ok(k) => Err(format!(
+                "after a reattach the plugin did not exit within 2 s of GRPCController/Shutdown and was SIGKILLed ({}): every agent restart waits for it",
+                k.status
+            )),
+            Err(e) => Err(format!("suite error stopping the plugin: {e}")),
+        },
+    };
+    report.record("reattach.killed", result);
 }
 
 /// Opens a fingerprint stream and waits for its first message.
