@@ -32,6 +32,7 @@ guide! {
     testing => "testing.md",
     debugging => "debugging.md",
     packaging => "packaging.md",
+    shipping => "shipping.md",
     versioning => "versioning.md",
     benchmarks => "benchmarks.md",
     hardening => "hardening.md",

@@ -373,7 +373,7 @@ pub fn serve(plugin: CsiPlugin) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "CSI plugin failed");
-            eprintln!("{name}: {e}");
+            crate::runtime::print_stderr(&format!("{name}: {e}\n"));
             ExitCode::FAILURE
         }
     }

@@ -37,7 +37,7 @@ pub(crate) fn judge_action(action: &ScalingAction, count: i64) -> Result<(), Str
     }
 }
 
-fn request(case: &StrategyCase, strategy_name: &str) -> pb::RunRequest {
+pub(crate) fn request(case: &StrategyCase, strategy_name: &str) -> pb::RunRequest {
     let now = SystemTime::now();
     let n = case.metrics.len() as u64;
     let metrics: Vec<TimestampedMetric> = case
