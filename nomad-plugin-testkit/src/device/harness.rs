@@ -72,6 +72,13 @@ impl DeviceHarnessBuilder {
         self
     }
 
+    /// Attaches to a plugin started by hand in attach mode
+    /// (`NOMAD_PLUGIN_ATTACH=1`) instead of launching the binary.
+    pub fn attach(mut self, endpoint: crate::launch::Endpoint, pid: u32) -> Self {
+        self.launcher = self.launcher.attach_to(endpoint, pid);
+        self
+    }
+
     /// The longest any one call waits; default 30 s.
     pub fn patience(mut self, patience: Duration) -> Self {
         self.patience = patience;

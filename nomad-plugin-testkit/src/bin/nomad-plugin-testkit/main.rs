@@ -5,11 +5,12 @@
 //! nomad-plugin-testkit check PLUGIN_BIN [--kind K] [--config agent.hcl] [--task task.hcl]
 //!                            [--junit FILE] [--markdown FILE] [--report FILE.md|FILE.html]
 //!                            [-- PLUGIN_ARGS...]
-//! nomad-plugin-testkit launch PLUGIN_BIN [--config agent.hcl]
+//! nomad-plugin-testkit launch PLUGIN_BIN [--config agent.hcl] [--attach ADDR,PID]
 //! nomad-plugin-testkit validate PLUGIN_BIN [--task task.hcl] [--config agent.hcl]
 //! nomad-plugin-testkit install PLUGIN_BIN --plugin-dir DIR [--config agent.hcl]
 //! ```
 
+mod attach;
 mod capture;
 mod inspect;
 mod install;
@@ -43,8 +44,9 @@ const USAGE: &str = "\
 usage:
   nomad-plugin-testkit check PLUGIN_BIN [--kind KIND] [--config agent.hcl] [--task task.hcl]
                              [--junit FILE] [--markdown FILE]
-                             [--report FILE.md|FILE.html]... [-- PLUGIN_ARGS...]
-  nomad-plugin-testkit launch PLUGIN_BIN [--config agent.hcl]
+                             [--report FILE.md|FILE.html]... [--attach ADDR,PID]
+                             [-- PLUGIN_ARGS...]
+  nomad-plugin-testkit launch PLUGIN_BIN [--config agent.hcl] [--attach ADDR,PID]
   nomad-plugin-testkit validate PLUGIN_BIN [--task task.hcl] [--config agent.hcl]
   nomad-plugin-testkit install PLUGIN_BIN --plugin-dir DIR [--config agent.hcl]
 
@@ -67,6 +69,10 @@ KIND: driver, device, csi, apm, strategy, target, host-volume, secrets
            config schema, every check with its time, failure logs, versions
            and machine; Markdown or self-contained HTML by the file's
            extension (.md, .html). May be given more than once.
+--attach   (driver, device) use a plugin started by hand with
+           NOMAD_PLUGIN_ATTACH=1 (it prints ADDR,PID) instead of starting one;
+           the suite never stops or signals it (driver `recover` and device
+           `fingerprint.ids_stable` are skipped).
 -- ARGS    (csi) arguments for the plugin, e.g. -- --data-dir /tmp/csi.
 exit status: 0 all checks passed, 1 a check failed, 2 usage or launch error.";
 
@@ -125,6 +131,7 @@ struct Args {
     reports: Vec<PathBuf>,
     secret: Option<String>,
     plugin_dir: Option<PathBuf>,
+    attach: Option<(nomad_plugin_testkit::launch::Endpoint, u32)>,
     plugin_args: Vec<String>,
 }
 
@@ -183,6 +190,11 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
             }
             "--secret" => args.secret = Some(value("--secret")?),
             "--plugin-dir" => args.plugin_dir = Some(value("--plugin-dir")?.into()),
+            "--attach" => {
+                args.attach = Some(nomad_plugin_testkit::launch::parse_attach(&value(
+                    "--attach",
+                )?)?)
+            }
             "-h" | "--help" => return Err(String::new()),
             flag if flag.starts_with("--") => return Err(format!("unknown option {flag}")),
             path if plugin.is_none() => plugin = Some(PathBuf::from(path)),
@@ -267,9 +279,15 @@ async fn run_suite(
 ) -> Result<(SuiteReport, Option<Facts>), String> {
     let plugin = &args.plugin;
     let config = config(args)?;
+    if args.attach.is_some() && !matches!(kind, Kind::Driver | Kind::Device) {
+        return Err("--attach is for task drivers and device plugins".into());
+    }
     let report = match kind {
         Kind::Driver => {
             let mut suite = DriverSuite::new(plugin).progress(progress);
+            if let Some((endpoint, pid)) = &args.attach {
+                suite = suite.attach(endpoint.clone(), *pid);
+            }
             if let Some(body) = &config {
                 suite = suite.plugin_config_hcl(body.clone());
             }
@@ -290,6 +308,9 @@ async fn run_suite(
         }
         Kind::Device => {
             let mut suite = DeviceSuite::new(plugin).progress(progress);
+            if let Some((endpoint, pid)) = &args.attach {
+                suite = suite.attach(endpoint.clone(), *pid);
+            }
             if let Some(body) = &config {
                 suite = suite.config(body.clone());
             }
@@ -412,9 +433,10 @@ async fn check(args: &Args) -> Result<ExitCode, String> {
     } else {
         PluginLog::install()
     };
-    let (kind, mut facts) = match args.kind {
-        Some(k) => (k, None),
-        None => {
+    let (kind, mut facts) = match (args.kind, &args.attach) {
+        (Some(k), _) => (k, None),
+        (None, Some((endpoint, pid))) => (attach::detect(&args.plugin, endpoint, *pid).await?, None),
+        (None, None) => {
             eprintln!("[testkit] detecting the kind of {}", args.plugin.display());
             probe::detect(&args.plugin).await?
         }
@@ -502,14 +524,19 @@ async fn check(args: &Args) -> Result<ExitCode, String> {
 }
 
 async fn launch(args: &Args) -> Result<ExitCode, String> {
-    let kind = match args.kind {
-        Some(k) => k,
-        None => probe::detect(&args.plugin).await?.0,
+    let kind = match (args.kind, &args.attach) {
+        (Some(k), _) => k,
+        (None, Some((endpoint, pid))) => attach::detect(&args.plugin, endpoint, *pid).await?,
+        (None, None) => probe::detect(&args.plugin).await?.0,
     };
     let config = config(args)?;
+    let launcher = match &args.attach {
+        Some((endpoint, pid)) => attach::launcher(&args.plugin, endpoint, *pid),
+        None => Launcher::nomad(&args.plugin),
+    };
     match kind {
         Kind::Device => {
-            let plugin = DevicePlugin::launch(&args.plugin, config.as_deref())
+            let plugin = DevicePlugin::launch_with(launcher, config.as_deref())
                 .await
                 .map_err(|e| e.to_string())?;
             let stdin = tokio::io::BufReader::new(tokio::io::stdin());
@@ -517,7 +544,7 @@ async fn launch(args: &Args) -> Result<ExitCode, String> {
             let _ = plugin.kill().await;
             result.map_err(|e| e.to_string())?;
         }
-        Kind::Driver => driver_repl(&args.plugin).await?,
+        Kind::Driver => driver_repl(launcher).await?,
         other => {
             return Err(format!(
                 "`launch` has a REPL for device and driver plugins; {} plugins are one-shot or \
@@ -530,11 +557,11 @@ async fn launch(args: &Args) -> Result<ExitCode, String> {
 }
 
 /// A small driver REPL: the plugin's identity and capabilities, on demand.
-async fn driver_repl(plugin: &Path) -> Result<(), String> {
+async fn driver_repl(launcher: Launcher) -> Result<(), String> {
     use nomad_plugin_proto::nomad::drivers::driver_client::DriverClient;
     use nomad_plugin_proto::nomad::drivers::CapabilitiesRequest;
 
-    let running = Launcher::nomad(plugin)
+    let running = launcher
         .launch()
         .await
         .map_err(|e| e.to_string())?;
