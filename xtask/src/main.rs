@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 mod book;
+mod package;
 
 const USAGE: &str = "usage: cargo xtask <command>
 
@@ -22,6 +23,9 @@ commands:
   test-new-plugins
           generate one plugin of every kind under target/xtask-new-plugin/ and run their tests
           (also the last step of `test`)
+  package `cargo package` (verified) of proto, derive, sdk and testkit; checks what the packages hold;
+          builds and tests a generated driver outside the repository against the packages
+          (also a step of `test`)
   book    check the guide's links and build it with mdBook into target/book/ (installs the pinned
           mdbook into target/tools/ the first time; also the last step of `test`)
   fuzz    run every fuzz target for --seconds N each (default 60) with cargo-fuzz on nightly; without
@@ -41,6 +45,7 @@ fn main() -> Result<()> {
         "test-new-plugins" => test_generated_plugins(),
         "fuzz" => fuzz(&rest),
         "book" => book::book(&rest),
+        "package" => package::package(),
         "" | "help" | "-h" | "--help" => {
             print!("{USAGE}");
             Ok(())
@@ -95,6 +100,7 @@ fn test(extra: &[String]) -> Result<()> {
     // The doc tests include the guide's code blocks (docs/doctests.rs).
     run(cargo().args(["test", "--workspace", "--all-features", "--doc"]))?;
     test_generated_plugins()?;
+    package::package()?;
     book::book(&[])
 }
 

@@ -44,6 +44,7 @@ pub mod handshake;
 mod listener;
 pub mod logging;
 #[cfg(feature = "automtls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "automtls")))]
 pub mod mtls;
 mod stdio;
 

@@ -209,6 +209,7 @@ impl Launcher {
     /// `PLUGIN_CLIENT_CERT`, require the plugin's certificate in the
     /// handshake line, and talk TLS with both pinned.
     #[cfg(feature = "automtls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "automtls")))]
     pub fn auto_mtls(mut self) -> Self {
         self.auto_mtls = true;
         self
