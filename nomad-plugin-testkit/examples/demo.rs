@@ -118,7 +118,9 @@ async fn main() -> Result<()> {
         "Stop it (kill_signal SIGTERM, kill_timeout 5s) and wait for its exit",
     );
     let before = task.stdout().len();
-    harness.stop(&task, "SIGTERM", Duration::from_secs(5)).await?;
+    harness
+        .stop(&task, "SIGTERM", Duration::from_secs(5))
+        .await?;
     let exit = harness.wait(&task).await?;
     println!("    exited: {exit}");
     print_lines("stdout", task.stdout().get(before..).unwrap_or_default());

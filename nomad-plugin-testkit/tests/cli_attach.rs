@@ -25,7 +25,10 @@ fn start_attached() -> (Child, String) {
             let _ = child.wait();
             panic!("rsexec ended its stderr without printing how to attach");
         };
-        if let Some(spec) = line.trim().strip_prefix("attach with: nomad-plugin-testkit check PLUGIN_BIN --attach ") {
+        if let Some(spec) = line
+            .trim()
+            .strip_prefix("attach with: nomad-plugin-testkit check PLUGIN_BIN --attach ")
+        {
             break spec.to_string();
         }
     };
@@ -39,7 +42,10 @@ fn stop(mut child: Child) {
     // SAFETY: kill(2) on our own child, not yet reaped.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     let status = child.wait().expect("reap rsexec");
-    assert!(status.success(), "rsexec exits cleanly on SIGTERM: {status}");
+    assert!(
+        status.success(),
+        "rsexec exits cleanly on SIGTERM: {status}"
+    );
 }
 
 #[test]
@@ -47,7 +53,12 @@ fn check_and_launch_attach_to_a_plugin_started_by_hand() {
     let (mut child, attach) = start_attached();
     let bin = support::bin("driver-rsexec", "rsexec");
     let out = Command::new(env!("CARGO_BIN_EXE_nomad-plugin-testkit"))
-        .args(["check".as_ref(), bin.as_os_str(), "--attach".as_ref(), attach.as_ref() as &std::ffi::OsStr])
+        .args([
+            "check".as_ref(),
+            bin.as_os_str(),
+            "--attach".as_ref(),
+            attach.as_ref() as &std::ffi::OsStr,
+        ])
         .stdin(Stdio::null())
         .output()
         .expect("run check --attach");
@@ -65,7 +76,12 @@ fn check_and_launch_attach_to_a_plugin_started_by_hand() {
     );
 
     let mut repl = Command::new(env!("CARGO_BIN_EXE_nomad-plugin-testkit"))
-        .args(["launch".as_ref(), bin.as_os_str(), "--attach".as_ref(), attach.as_ref() as &std::ffi::OsStr])
+        .args([
+            "launch".as_ref(),
+            bin.as_os_str(),
+            "--attach".as_ref(),
+            attach.as_ref() as &std::ffi::OsStr,
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -91,7 +107,12 @@ fn check_and_launch_attach_to_a_plugin_started_by_hand() {
 fn attach_to_nothing_is_a_clear_error() {
     let bin = support::bin("driver-rsexec", "rsexec");
     let out = Command::new(env!("CARGO_BIN_EXE_nomad-plugin-testkit"))
-        .args(["check".as_ref(), bin.as_os_str(), "--attach".as_ref(), "/nonexistent/plugin.sock,1".as_ref() as &std::ffi::OsStr])
+        .args([
+            "check".as_ref(),
+            bin.as_os_str(),
+            "--attach".as_ref(),
+            "/nonexistent/plugin.sock,1".as_ref() as &std::ffi::OsStr,
+        ])
         .stdin(Stdio::null())
         .output()
         .expect("run check --attach");
@@ -99,7 +120,12 @@ fn attach_to_nothing_is_a_clear_error() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("cannot attach"), "{stderr}");
     let bad = Command::new(env!("CARGO_BIN_EXE_nomad-plugin-testkit"))
-        .args(["check".as_ref(), bin.as_os_str(), "--attach".as_ref(), "no-pid".as_ref() as &std::ffi::OsStr])
+        .args([
+            "check".as_ref(),
+            bin.as_os_str(),
+            "--attach".as_ref(),
+            "no-pid".as_ref() as &std::ffi::OsStr,
+        ])
         .output()
         .expect("run check --attach");
     assert_eq!(bad.status.code(), Some(2));

@@ -66,7 +66,10 @@ const JOB: &str = r#"job "web" {
 #[test]
 fn validate_accepts_good_files_and_points_at_bad_ones() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (agent, job) = (write(dir.path(), "agent.hcl", AGENT), write(dir.path(), "job.hcl", JOB));
+    let (agent, job) = (
+        write(dir.path(), "agent.hcl", AGENT),
+        write(dir.path(), "job.hcl", JOB),
+    );
     let bin = rsexec();
     let good = run(
         &[
@@ -81,9 +84,15 @@ fn validate_accepts_good_files_and_points_at_bad_ones() {
     );
     assert_eq!(good.status.code(), Some(0), "{}", text(&good));
     let out = String::from_utf8_lossy(&good.stdout);
-    assert!(out.contains("agent.hcl: valid (plugin \"rsexec\" config)"), "{out}");
+    assert!(
+        out.contains("agent.hcl: valid (plugin \"rsexec\" config)"),
+        "{out}"
+    );
     assert!(out.contains("job.hcl (task \"ok\"): valid"), "{out}");
-    assert!(!out.contains("other"), "a docker task is not rsexec's: {out}");
+    assert!(
+        !out.contains("other"),
+        "a docker task is not rsexec's: {out}"
+    );
 
     let bad_task = write(
         dir.path(),
@@ -91,7 +100,12 @@ fn validate_accepts_good_files_and_points_at_bad_ones() {
         "task \"t\" {\n  driver = \"rsexec\"\n  config {\n    comand = \"/bin/sh\"\n  }\n}\n",
     );
     let bad = run(
-        &["validate".as_ref(), bin.as_os_str(), "--task".as_ref(), bad_task.as_os_str()],
+        &[
+            "validate".as_ref(),
+            bin.as_os_str(),
+            "--task".as_ref(),
+            bad_task.as_os_str(),
+        ],
         &[],
     );
     assert_eq!(bad.status.code(), Some(1), "{}", text(&bad));
@@ -101,7 +115,9 @@ fn validate_accepts_good_files_and_points_at_bad_ones() {
         "{out}"
     );
     assert!(
-        out.contains("bad.hcl:3:10: error: Missing required argument; The argument \"command\" is required"),
+        out.contains(
+            "bad.hcl:3:10: error: Missing required argument; The argument \"command\" is required"
+        ),
         "{out}"
     );
     assert!(out.contains("    4 |     comand = \"/bin/sh\"\n"), "{out}");
@@ -112,12 +128,18 @@ fn validate_accepts_good_files_and_points_at_bad_ones() {
         "plugin \"rsexec\" {\n  config {\n    signal = \"SIGTERM\"\n  }\n}\n",
     );
     let bad = run(
-        &["validate".as_ref(), bin.as_os_str(), "--config".as_ref(), bad_agent.as_os_str()],
+        &[
+            "validate".as_ref(),
+            bin.as_os_str(),
+            "--config".as_ref(),
+            bad_agent.as_os_str(),
+        ],
         &[],
     );
     assert_eq!(bad.status.code(), Some(1), "{}", text(&bad));
     assert!(
-        String::from_utf8_lossy(&bad.stdout).contains("bad-agent.hcl:3:5: error: Unsupported argument"),
+        String::from_utf8_lossy(&bad.stdout)
+            .contains("bad-agent.hcl:3:5: error: Unsupported argument"),
         "{}",
         text(&bad)
     );
@@ -142,15 +164,23 @@ fn install_copies_a_good_plugin_and_prints_its_block() {
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let installed = plugins.join("rsexec");
-    let mode = std::fs::metadata(&installed).expect("installed").permissions().mode();
+    let mode = std::fs::metadata(&installed)
+        .expect("installed")
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o777, 0o755);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        stdout.contains("plugin \"rsexec\" {\n  config {\n    default_signal = \"SIGTERM\"\n  }\n}\n"),
+        stdout.contains(
+            "plugin \"rsexec\" {\n  config {\n    default_signal = \"SIGTERM\"\n  }\n}\n"
+        ),
         "{stdout}"
     );
     // Only the plugin: no temporary file left next to it.
-    let entries: Vec<_> = std::fs::read_dir(&plugins).expect("dir").flatten().collect();
+    let entries: Vec<_> = std::fs::read_dir(&plugins)
+        .expect("dir")
+        .flatten()
+        .collect();
     assert_eq!(entries.len(), 1, "{entries:?}");
 }
 
@@ -172,9 +202,17 @@ fn refused(binary: &Path, config: Option<&Path>, env: &[(&str, &str)], message: 
     let out = run(&args, env);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains(message), "expected {message:?}:\n{}", text(&out));
+    assert!(
+        stderr.contains(message),
+        "expected {message:?}:\n{}",
+        text(&out)
+    );
     assert!(stderr.contains("nothing was written"), "{}", text(&out));
-    assert!(!plugins.exists(), "install wrote {} after refusing", plugins.display());
+    assert!(
+        !plugins.exists(),
+        "install wrote {} after refusing",
+        plugins.display()
+    );
 }
 
 #[test]
@@ -185,7 +223,14 @@ fn install_refuses_what_nomad_would_skip_or_refuse() {
     // All copies first: no process runs from a file still open for writing.
     let renamed = copy(&rs, dir.path(), "rsexec-v2", 0o755);
     let no_run_bit = copy(&rs, dir.path(), "rsexec", 0o644);
-    let runnable = copy(&rs, &std::fs::create_dir_all(dir.path().join("ok")).map(|_| dir.path().join("ok")).expect("dir"), "rsexec", 0o755);
+    let runnable = copy(
+        &rs,
+        &std::fs::create_dir_all(dir.path().join("ok"))
+            .map(|_| dir.path().join("ok"))
+            .expect("dir"),
+        "rsexec",
+        0o755,
+    );
     let odd = copy(&odd, dir.path(), "odd_device", 0o755);
 
     refused(

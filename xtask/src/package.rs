@@ -30,12 +30,17 @@ const CRATES: &[&str] = &[
 const NOT_PACKAGED: &[(&str, &str, &str)] = &[
     ("nomad-plugin-testkit", "interop/", "Go interop hosts"),
     ("nomad-plugin-testkit", "fuzz/", "fuzz targets and corpora"),
-    ("nomad-plugin-testkit", "tests/", "workspace integration tests"),
+    (
+        "nomad-plugin-testkit",
+        "tests/",
+        "workspace integration tests",
+    ),
 ];
 
 pub fn package() -> Result<()> {
     let mut cmd = cargo();
-    cmd.current_dir(root()).args(["package", "--allow-dirty", "--quiet"]);
+    cmd.current_dir(root())
+        .args(["package", "--allow-dirty", "--quiet"]);
     for c in CRATES {
         cmd.args(["-p", c]);
     }
@@ -90,7 +95,10 @@ fn generated_plugin_builds_against_packages() -> Result<()> {
         let mut patch = String::from("\n[patch.crates-io]\n");
         for c in CRATES {
             let dir = unpack(c, &crates)?;
-            patch.push_str(&format!("{c} = {{ path = {:?} }}\n", dir.display().to_string()));
+            patch.push_str(&format!(
+                "{c} = {{ path = {:?} }}\n",
+                dir.display().to_string()
+            ));
         }
         // Outside the repository: the template depends on version numbers,
         // as a user's crate does.

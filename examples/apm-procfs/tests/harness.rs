@@ -14,10 +14,7 @@ async fn answers_queries_over_the_agents_window() {
         .await
         .expect("loaded as the agent loads it");
     let window = Duration::from_secs(300);
-    let points = apm
-        .query("memory_percent", window)
-        .await
-        .expect("Query");
+    let points = apm.query("memory_percent", window).await.expect("Query");
     assert!(!points.is_empty(), "no points");
     let earliest = SystemTime::now() - window - Duration::from_secs(5);
     for p in &points {

@@ -35,14 +35,23 @@ async fn a_volume_keeps_its_contents_between_allocations() {
 
     let first = harness.publish(&volume, "alloc-1").await.expect("publish");
     std::fs::write(first.join("greeting"), b"hello").expect("write into the volume");
-    harness.unpublish(&volume, "alloc-1").await.expect("unpublish");
+    harness
+        .unpublish(&volume, "alloc-1")
+        .await
+        .expect("unpublish");
 
-    let second = harness.publish(&volume, "alloc-2").await.expect("publish again");
+    let second = harness
+        .publish(&volume, "alloc-2")
+        .await
+        .expect("publish again");
     assert_eq!(
         std::fs::read(second.join("greeting")).expect("read from the volume"),
         b"hello"
     );
-    harness.unpublish(&volume, "alloc-2").await.expect("unpublish");
+    harness
+        .unpublish(&volume, "alloc-2")
+        .await
+        .expect("unpublish");
     harness.delete_volume(&volume).await.expect("DeleteVolume");
     harness.shutdown().await.expect("stops on SIGTERM");
 }

@@ -77,7 +77,10 @@ async fn fingerprints_reserves_and_reports_fake_disks() {
     let staging = root.path().join("staging");
     disk(&staging, &dev, "sdc", "1");
     std::fs::rename(staging.join("sdc"), sys.join("sdc")).expect("add sdc");
-    let later = harness.fingerprint_at(1).await.expect("a second fingerprint");
+    let later = harness
+        .fingerprint_at(1)
+        .await
+        .expect("a second fingerprint");
     let mut all: Vec<&str> = later
         .iter()
         .flat_map(|g| g.devices.iter().map(|d| d.id.as_str()))

@@ -256,10 +256,7 @@ async fn twenty_tasks_survive_repeated_sigkill_of_the_plugin() {
             // During ExecTask: an exec'd command signals that it runs and
             // then blocks; the plugin is killed while the call is open.
             _ => {
-                let Some(t) = tasks
-                    .values()
-                    .find(|t| !t.exited && t.release.is_none())
-                else {
+                let Some(t) = tasks.values().find(|t| !t.exited && t.release.is_none()) else {
                     h.kill_plugin().await.expect("SIGKILL plugin");
                     continue;
                 };
@@ -277,7 +274,10 @@ async fn twenty_tasks_survive_repeated_sigkill_of_the_plugin() {
                 }
                 h.kill_plugin().await.expect("SIGKILL plugin");
                 let r = exec.await;
-                assert!(r.is_err(), "ExecTask answered although the plugin was killed");
+                assert!(
+                    r.is_err(),
+                    "ExecTask answered although the plugin was killed"
+                );
                 // Let the orphaned command finish.
                 exec_blocks.push(feed(&block));
             }

@@ -78,13 +78,19 @@ args = ["-c", "echo ready; while :; do sleep 0.1; done"]"#,
         )
         .await
         .expect("exec -t");
-    assert_eq!((out.exit_code, out.stdout_text()), (4, "on-a-tty\r\n".into()));
+    assert_eq!(
+        (out.exit_code, out.stdout_text()),
+        (4, "on-a-tty\r\n".into())
+    );
     let mut stats = h
         .stats(&task, Duration::from_millis(200))
         .await
         .expect("TaskStats");
     let first = stats.next().await.expect("a stats message");
-    assert!(first.memory.as_ref().is_some_and(|m| m.rss > 0), "{first:?}");
+    assert!(
+        first.memory.as_ref().is_some_and(|m| m.rss > 0),
+        "{first:?}"
+    );
     drop(stats);
     h.destroy(&task).await.expect("DestroyTask");
     assert!(task.processes().is_empty(), "{:?}", task.processes());

@@ -1,8 +1,8 @@
 //! The reference strategy through the testkit's autoscaler harness, as a
 //! vendor tests their own strategy: one `Run` per situation.
 
-use nomad_plugin_testkit::autoscaler::{AutoscalerHarness, StrategyCase};
 use nomad_plugin_sdk::autoscaler::ScalingDirection;
+use nomad_plugin_testkit::autoscaler::{AutoscalerHarness, StrategyCase};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn scales_towards_the_target_value() {
@@ -14,7 +14,11 @@ async fn scales_towards_the_target_value() {
         .run_strategy(&StrategyCase::new("up", 2, vec![5.0, 26.0]).config("target", "13"))
         .await
         .expect("Run");
-    assert_eq!((up.direction, up.count), (ScalingDirection::Up, 4), "{up:?}");
+    assert_eq!(
+        (up.direction, up.count),
+        (ScalingDirection::Up, 4),
+        "{up:?}"
+    );
     let down = strategy
         .run_strategy(&StrategyCase::new("down", 10, vec![20.0]).config("target", "40"))
         .await

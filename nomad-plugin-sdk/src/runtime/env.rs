@@ -80,7 +80,9 @@ impl PluginEnv {
             multiplex_grpc: non_empty("PLUGIN_MULTIPLEX_GRPC"),
             tmpdir: non_empty("TMPDIR").map(PathBuf::from),
             attach: matches!(
-                map.get(super::ATTACH_ENV).map(|v| v.to_ascii_lowercase()).as_deref(),
+                map.get(super::ATTACH_ENV)
+                    .map(|v| v.to_ascii_lowercase())
+                    .as_deref(),
                 Some("1" | "true")
             ),
         }

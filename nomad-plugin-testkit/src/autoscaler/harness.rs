@@ -230,8 +230,9 @@ impl AutoscalerHarness {
         let mut client = StrategyPluginServiceClient::new(self.loaded.channel());
         let request = super::strategy::request(case, &self.driver);
         let resp = rpc("Run", call("Run", client.run(request)).await)?;
-        wire::action_from_wire(resp.action.as_ref())
-            .map_err(|e| AutoscalerHarnessError::Protocol(format!("{e}: the agent fails the check")))
+        wire::action_from_wire(resp.action.as_ref()).map_err(|e| {
+            AutoscalerHarnessError::Protocol(format!("{e}: the agent fails the check"))
+        })
     }
 
     /// Target `Status` with the policy's target config.

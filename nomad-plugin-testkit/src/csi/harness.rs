@@ -163,7 +163,11 @@ impl CsiHarness {
         let timeout = Duration::from_secs(60);
         let info = rpc(
             "NodeGetInfo",
-            timed(timeout, client.node.clone().node_get_info(pb::NodeGetInfoRequest {})).await,
+            timed(
+                timeout,
+                client.node.clone().node_get_info(pb::NodeGetInfoRequest {}),
+            )
+            .await,
         )?;
         let node_caps = rpc(
             "NodeGetCapabilities",
@@ -276,7 +280,11 @@ impl CsiHarness {
         };
         let r = rpc(
             "CreateVolume",
-            timed(self.timeout, self.client.controller.clone().create_volume(req)).await,
+            timed(
+                self.timeout,
+                self.client.controller.clone().create_volume(req),
+            )
+            .await,
         )?;
         let v = r.volume.ok_or_else(|| {
             CsiHarnessError::Protocol(
@@ -298,7 +306,11 @@ impl CsiHarness {
         };
         rpc(
             "DeleteVolume",
-            timed(self.timeout, self.client.controller.clone().delete_volume(req)).await,
+            timed(
+                self.timeout,
+                self.client.controller.clone().delete_volume(req),
+            )
+            .await,
         )
         .map(|_| ())
     }
@@ -327,7 +339,10 @@ impl CsiHarness {
                 "ControllerPublishVolume",
                 timed(
                     self.timeout,
-                    self.client.controller.clone().controller_publish_volume(req),
+                    self.client
+                        .controller
+                        .clone()
+                        .controller_publish_volume(req),
                 )
                 .await,
             )?;
@@ -346,7 +361,11 @@ impl CsiHarness {
             };
             rpc(
                 "NodeStageVolume",
-                timed(self.timeout, self.client.node.clone().node_stage_volume(req)).await,
+                timed(
+                    self.timeout,
+                    self.client.node.clone().node_stage_volume(req),
+                )
+                .await,
             )?;
             self.remember(staging.clone());
         }
@@ -370,7 +389,11 @@ impl CsiHarness {
         };
         rpc(
             "NodePublishVolume",
-            timed(self.timeout, self.client.node.clone().node_publish_volume(req)).await,
+            timed(
+                self.timeout,
+                self.client.node.clone().node_publish_volume(req),
+            )
+            .await,
         )?;
         self.remember(target.clone());
         if !target.exists() {
@@ -385,7 +408,11 @@ impl CsiHarness {
     /// What Nomad does after the allocation stops: `NodeUnpublishVolume`,
     /// `NodeUnstageVolume` (if the node stages), `ControllerUnpublishVolume`
     /// (if the controller publishes).
-    pub async fn unpublish(&self, volume: &CsiVolume, alloc_id: &str) -> Result<(), CsiHarnessError> {
+    pub async fn unpublish(
+        &self,
+        volume: &CsiVolume,
+        alloc_id: &str,
+    ) -> Result<(), CsiHarnessError> {
         let target = target_path(&self.root, alloc_id, &volume.id, &self.usage);
         rpc(
             "NodeUnpublishVolume",

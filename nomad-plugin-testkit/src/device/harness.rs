@@ -67,7 +67,11 @@ impl DeviceHarnessBuilder {
     }
 
     /// Sets an environment variable for the plugin.
-    pub fn env(mut self, key: impl Into<std::ffi::OsString>, value: impl Into<std::ffi::OsString>) -> Self {
+    pub fn env(
+        mut self,
+        key: impl Into<std::ffi::OsString>,
+        value: impl Into<std::ffi::OsString>,
+    ) -> Self {
         self.launcher = self.launcher.env(key, value);
         self
     }
@@ -89,11 +93,7 @@ impl DeviceHarnessBuilder {
     /// `ConfigSchema`, the HCL decoded with that schema, `SetConfig`) and
     /// opens its fingerprint stream.
     pub async fn launch(self) -> Result<DeviceHarness, DeviceError> {
-        let body = self
-            .config
-            .as_deref()
-            .map(super::config_body)
-            .transpose()?;
+        let body = self.config.as_deref().map(super::config_body).transpose()?;
         let plugin = DevicePlugin::launch_with(self.launcher, body.as_deref()).await?;
         let mut client = plugin.client.clone();
         let fingerprints =

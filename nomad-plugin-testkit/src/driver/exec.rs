@@ -230,9 +230,7 @@ async fn run_case(
         stdout: raw.stdout,
         stderr: raw.stderr,
         exit: raw.exit,
-        end: raw
-            .end
-            .map(|s| format!("{:?}: {}", s.code(), s.message())),
+        end: raw.end.map(|s| format!("{:?}: {}", s.code(), s.message())),
     })
 }
 

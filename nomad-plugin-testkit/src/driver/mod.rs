@@ -70,10 +70,10 @@ use self::base::{BaseOutcome, ConfigSource};
 pub use self::fixture::hcl_string;
 use self::fixture::TaskFixture;
 pub use self::harness::{
-    Attribute, Capabilities, CpuStats, DriverHarness, DriverHarnessBuilder,
-    ExecOutput, ExecSession, ExitResult, Fingerprint, FsIsolation, HarnessError, Health,
-    MemoryStats, PluginInfo, ReattachConfig, StatsStream, Task, TaskBuilder, TaskEvent,
-    TaskState, TaskStats, TaskStatus,
+    Attribute, Capabilities, CpuStats, DriverHarness, DriverHarnessBuilder, ExecOutput,
+    ExecSession, ExitResult, Fingerprint, FsIsolation, HarnessError, Health, MemoryStats,
+    PluginInfo, ReattachConfig, StatsStream, Task, TaskBuilder, TaskEvent, TaskState, TaskStats,
+    TaskStatus,
 };
 use crate::launch::Launcher;
 use crate::report::Progress;
@@ -312,13 +312,17 @@ impl Ctx {
         let Some(outcome) = self.outcome.clone() else {
             return Err("the start-up sequence did not complete".into());
         };
-        let mut h =
-            DriverHarness::from_outcome(self.launcher(), outcome, self.patience, Some(&self.work_dir))
-                .await
-                .map_err(|e| match e {
-                    HarnessError::Startup { message, .. } => message,
-                    other => other.to_string(),
-                })?;
+        let mut h = DriverHarness::from_outcome(
+            self.launcher(),
+            outcome,
+            self.patience,
+            Some(&self.work_dir),
+        )
+        .await
+        .map_err(|e| match e {
+            HarnessError::Startup { message, .. } => message,
+            other => other.to_string(),
+        })?;
         h.set_capabilities(self.caps.clone());
         if let Some(spec) = &self.task_spec {
             h.set_task_spec(spec.clone());

@@ -156,7 +156,10 @@ mod tests {
             oom_killed: true,
         };
         assert_eq!(exit(&e), "signal 9 (exit code 137), OOM killed");
-        assert_eq!(wait_answer(None, "gone"), "no result and the error \"gone\"");
+        assert_eq!(
+            wait_answer(None, "gone"),
+            "no result and the error \"gone\""
+        );
         let u = pb::TaskResourceUsage {
             cpu: Some(pb::CpuUsage {
                 percent: 1.25,

@@ -58,9 +58,7 @@ pub(crate) async fn recover(ctx: &mut Ctx) {
     if let Err(e) = harness.kill_plugin().await {
         ctx.report.record(
             "recover.setup",
-            Err(format!(
-                "suite error: could not SIGKILL the plugin ({e})"
-            )),
+            Err(format!("suite error: could not SIGKILL the plugin ({e})")),
         );
         return;
     }
@@ -84,13 +82,15 @@ pub(crate) async fn recover(ctx: &mut Ctx) {
 
     // The second instance: recover, inspect, then wait for the real exit.
     if let Err(e) = harness.relaunch().await {
-        ctx.report.record("recover.recover_task", Err(e.to_string()));
+        ctx.report
+            .record("recover.recover_task", Err(e.to_string()));
         return;
     }
     let mut client = match harness.client() {
         Ok(c) => c,
         Err(e) => {
-            ctx.report.record("recover.recover_task", Err(e.to_string()));
+            ctx.report
+                .record("recover.recover_task", Err(e.to_string()));
             return;
         }
     };

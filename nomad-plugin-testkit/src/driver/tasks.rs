@@ -302,7 +302,8 @@ pub(crate) async fn lifecycle(ctx: &mut Ctx) {
         if code != Some(3) {
             return Err(format!(
                 "InspectTask after the exit reports {}, not exit code 3",
-                code.map(|c| format!("exit code {c}")).unwrap_or_else(|| "no result".into())
+                code.map(|c| format!("exit code {c}"))
+                    .unwrap_or_else(|| "no result".into())
             ));
         }
         let (s, c) = (

@@ -112,20 +112,17 @@ async fn ask(plugin: &RunningPlugin) -> Result<Inspected, String> {
             .transpose()
             .map_err(|e| format!("{what} returned a schema Nomad cannot use: {e}"))
     };
-    let schema = tokio::time::timeout(
-        PATIENCE,
-        base.config_schema(basepb::ConfigSchemaRequest {}),
-    )
-    .await
-    .map_err(|_| "ConfigSchema did not answer".to_string())?
-    .map_err(|s| {
-        format!(
-            "ConfigSchema failed ({}): the agent skips the plugin",
-            s.message()
-        )
-    })?
-    .into_inner()
-    .spec;
+    let schema = tokio::time::timeout(PATIENCE, base.config_schema(basepb::ConfigSchemaRequest {}))
+        .await
+        .map_err(|_| "ConfigSchema did not answer".to_string())?
+        .map_err(|s| {
+            format!(
+                "ConfigSchema failed ({}): the agent skips the plugin",
+                s.message()
+            )
+        })?
+        .into_inner()
+        .spec;
     let schema = spec("ConfigSchema", schema)?;
     let task_schema = if kind == NomadKind::Driver {
         let mut driver = DriverClient::new(plugin.channel());

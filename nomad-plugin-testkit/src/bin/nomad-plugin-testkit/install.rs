@@ -98,7 +98,8 @@ fn agent_config(
             ))
         })?,
     };
-    let bytes = to_msgpack(&decoded).map_err(|e| Refusal(format!("cannot encode the config: {e}")))?;
+    let bytes =
+        to_msgpack(&decoded).map_err(|e| Refusal(format!("cannot encode the config: {e}")))?;
     Ok((bytes, body.map(|(_, src)| config_block_text(src, name))))
 }
 
@@ -192,12 +193,21 @@ fn copy_into(binary: &Path, dir: &Path, name: &str) -> std::io::Result<PathBuf> 
     result.map(|_| target)
 }
 
-pub async fn install(binary: &Path, plugin_dir: &Path, config: Option<&Path>) -> Result<ExitCode, String> {
+pub async fn install(
+    binary: &Path,
+    plugin_dir: &Path,
+    config: Option<&Path>,
+) -> Result<ExitCode, String> {
     if plugin_dir.exists() && !plugin_dir.is_dir() {
-        return Err(format!("--plugin-dir {} is not a directory", plugin_dir.display()));
+        return Err(format!(
+            "--plugin-dir {} is not a directory",
+            plugin_dir.display()
+        ));
     }
     let src = config
-        .map(|p| std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display())))
+        .map(|p| {
+            std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()))
+        })
         .transpose()?;
     let config = config.zip(src.as_deref());
     let (plugin, name, body) = match checks(binary, config).await {
@@ -208,8 +218,13 @@ pub async fn install(binary: &Path, plugin_dir: &Path, config: Option<&Path>) ->
             return Ok(ExitCode::from(1));
         }
     };
-    let target = copy_into(binary, plugin_dir, &name)
-        .map_err(|e| format!("cannot copy {} into {}: {e}", binary.display(), plugin_dir.display()))?;
+    let target = copy_into(binary, plugin_dir, &name).map_err(|e| {
+        format!(
+            "cannot copy {} into {}: {e}",
+            binary.display(),
+            plugin_dir.display()
+        )
+    })?;
     println!(
         "installed {} plugin {:?} version {} as {}",
         plugin.kind.name(),

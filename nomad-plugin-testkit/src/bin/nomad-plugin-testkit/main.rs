@@ -435,7 +435,9 @@ async fn check(args: &Args) -> Result<ExitCode, String> {
     };
     let (kind, mut facts) = match (args.kind, &args.attach) {
         (Some(k), _) => (k, None),
-        (None, Some((endpoint, pid))) => (attach::detect(&args.plugin, endpoint, *pid).await?, None),
+        (None, Some((endpoint, pid))) => {
+            (attach::detect(&args.plugin, endpoint, *pid).await?, None)
+        }
         (None, None) => {
             eprintln!("[testkit] detecting the kind of {}", args.plugin.display());
             probe::detect(&args.plugin).await?
@@ -561,10 +563,7 @@ async fn driver_repl(launcher: Launcher) -> Result<(), String> {
     use nomad_plugin_proto::nomad::drivers::driver_client::DriverClient;
     use nomad_plugin_proto::nomad::drivers::CapabilitiesRequest;
 
-    let running = launcher
-        .launch()
-        .await
-        .map_err(|e| e.to_string())?;
+    let running = launcher.launch().await.map_err(|e| e.to_string())?;
     let mut base = BasePluginClient::new(running.channel());
     let mut driver = DriverClient::new(running.channel());
     println!("> commands: info, capabilities, help, exit");

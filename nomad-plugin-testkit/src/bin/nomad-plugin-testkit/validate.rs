@@ -7,7 +7,9 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use nomad_plugin_testkit::hcl::{decode_config, decode_plugin_config, decode_task_configs, has_plugin_block};
+use nomad_plugin_testkit::hcl::{
+    decode_config, decode_plugin_config, decode_task_configs, has_plugin_block,
+};
 
 use crate::inspect::{inspect, render, Inspected, NomadKind};
 
@@ -28,7 +30,10 @@ pub fn check_agent_config(plugin: &Inspected, path: &Path, src: &str) -> Result<
             src.trim().is_empty()
         };
         if empty {
-            println!("{}: valid (the plugin takes no configuration)", path.display());
+            println!(
+                "{}: valid (the plugin takes no configuration)",
+                path.display()
+            );
             return Ok(true);
         }
         println!(
@@ -79,7 +84,11 @@ pub fn plugin_block_has_config(src: &str, name: &str) -> bool {
 }
 
 /// `validate`: exit 0 when every file given is valid, 1 when one is not.
-pub async fn validate(plugin: &Path, task: Option<&Path>, config: Option<&Path>) -> Result<ExitCode, String> {
+pub async fn validate(
+    plugin: &Path,
+    task: Option<&Path>,
+    config: Option<&Path>,
+) -> Result<ExitCode, String> {
     if task.is_none() && config.is_none() {
         return Err("validate needs --task task.hcl, --config agent.hcl or both".into());
     }

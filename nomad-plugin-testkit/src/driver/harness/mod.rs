@@ -54,13 +54,12 @@ use nomad_plugin_proto::nomad::drivers::driver_client::DriverClient;
 use nomad_plugin_sdk::config::schema::Spec;
 use tonic::transport::Channel;
 
-pub use self::error::HarnessError;
 use self::error::call;
+pub use self::error::HarnessError;
 pub(crate) use self::types::time;
 pub use self::types::{
-    Attribute, Capabilities, CpuStats, ExecOutput, ExecSession, ExitResult,
-    Fingerprint, FsIsolation, Health, MemoryStats, PluginInfo, TaskEvent, TaskState, TaskStats,
-    TaskStatus,
+    Attribute, Capabilities, CpuStats, ExecOutput, ExecSession, ExitResult, Fingerprint,
+    FsIsolation, Health, MemoryStats, PluginInfo, TaskEvent, TaskState, TaskStats, TaskStatus,
 };
 use super::base::{self, BaseOutcome, ConfigSource};
 use super::fixture::{self, TaskFixture, TaskSpec};
@@ -146,9 +145,8 @@ impl DriverHarnessBuilder {
         };
         let outcome = base::run(&self.launcher, &self.config, self.patience, &mut record).await;
         let Some(outcome) = outcome else {
-            let (step, message) = failure.unwrap_or_else(|| {
-                ("base".into(), "the start-up sequence failed".into())
-            });
+            let (step, message) =
+                failure.unwrap_or_else(|| ("base".into(), "the start-up sequence failed".into()));
             return Err(HarnessError::Startup { step, message });
         };
         let mut harness = DriverHarness::from_outcome(
@@ -175,11 +173,15 @@ impl DriverHarnessBuilder {
         .await?;
         let spec = schema.spec.ok_or_else(|| HarnessError::Startup {
             step: "task_config_schema.present".into(),
-            message: "TaskConfigSchema returned no spec: Nomad fails every task with \"nil spec given\"".into(),
+            message:
+                "TaskConfigSchema returned no spec: Nomad fails every task with \"nil spec given\""
+                    .into(),
         })?;
         harness.task_spec = Some(Spec::from_proto(&spec).map_err(|e| HarnessError::Startup {
             step: "task_config_schema.present".into(),
-            message: format!("TaskConfigSchema returned a spec Nomad cannot use ({e}): every task fails"),
+            message: format!(
+                "TaskConfigSchema returned a spec Nomad cannot use ({e}): every task fails"
+            ),
         })?);
         Ok(harness)
     }
@@ -645,7 +647,11 @@ impl DriverHarness {
     }
 
     /// Opens a `TaskStats` stream at `interval`.
-    pub async fn stats(&self, task: &Task, interval: Duration) -> Result<StatsStream, HarnessError> {
+    pub async fn stats(
+        &self,
+        task: &Task,
+        interval: Duration,
+    ) -> Result<StatsStream, HarnessError> {
         let mut client = self.client()?;
         let req = pb::TaskStatsRequest {
             task_id: task.id().into(),
@@ -871,7 +877,9 @@ impl TaskBuilder<'_> {
                 diagnostics,
             }
         })?;
-        let mut fixture = h.fixture(&self.name, msgpack).map_err(HarnessError::Setup)?;
+        let mut fixture = h
+            .fixture(&self.name, msgpack)
+            .map_err(HarnessError::Setup)?;
         fixture.config.env.extend(self.env);
         let resp = h.start_fixture(&fixture).await?;
         let handle = DriverHarness::require_handle(resp)?;
@@ -953,7 +961,10 @@ impl Task {
             return Ok(());
         }
         Err(HarnessError::Timeout {
-            what: format!("{needle:?} on the task's stdout ({})", self.fixture.output()),
+            what: format!(
+                "{needle:?} on the task's stdout ({})",
+                self.fixture.output()
+            ),
             after: self.patience,
         })
     }
@@ -964,7 +975,10 @@ impl Task {
             return Ok(());
         }
         Err(HarnessError::Timeout {
-            what: format!("{needle:?} on the task's stderr ({})", self.fixture.output()),
+            what: format!(
+                "{needle:?} on the task's stderr ({})",
+                self.fixture.output()
+            ),
             after: self.patience,
         })
     }
@@ -1015,7 +1029,8 @@ impl StatsStream {
                 };
                 if stats.agg_resource_usage.is_none() {
                     return Err(HarnessError::Protocol(
-                        "TaskStats sent stats without agg_resource_usage: Nomad's client panics".into(),
+                        "TaskStats sent stats without agg_resource_usage: Nomad's client panics"
+                            .into(),
                     ));
                 }
                 Ok(TaskStats::from(&m))
