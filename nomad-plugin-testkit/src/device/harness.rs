@@ -27,7 +27,7 @@ use crate::launch::{Launcher, StderrLine};
 ///     .launch()
 ///     .await?;
 /// let groups = harness.fingerprint().await?;
-/// let id = groups[0].instances[0].id.clone();
+/// let id = groups[0].devices[0].id.clone();
 /// let reservation = harness.reserve(&[id]).await?;
 /// assert!(!reservation.envs.is_empty());
 /// let mut stats = harness.stats(Duration::from_secs(1)).await?;

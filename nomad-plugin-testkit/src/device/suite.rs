@@ -123,11 +123,11 @@ impl DeviceSuite {
                 plugin.info().plugin_version
             )),
         );
-        let groups = self.fingerprint_checks(&plugin, &mut report).await;
+        let groups = self.fingerprint_checks(plugin, &mut report).await;
         match &groups {
             Some(groups) => {
-                self.reserve_checks(&plugin, groups, &mut report).await;
-                self.stats_checks(&plugin, groups, &mut report).await;
+                self.reserve_checks(plugin, groups, &mut report).await;
+                self.stats_checks(plugin, groups, &mut report).await;
             }
             None => {
                 for name in [
