@@ -10,7 +10,7 @@ use nomad_plugin_proto::autoscaler::strategy::strategy_plugin_service_client::St
 use nomad_plugin_proto::autoscaler::target as target_pb;
 use nomad_plugin_proto::autoscaler::target::target_plugin_service_client::TargetPluginServiceClient;
 use nomad_plugin_sdk::autoscaler::{
-    wire, ConfigMap, NomadConfig, ScalingAction, TargetStatus, TimeRange, TimestampedMetric,
+    ConfigMap, NomadConfig, ScalingAction, TargetStatus, TimeRange, TimestampedMetric,
 };
 
 use super::load::{self, Loaded};
@@ -214,10 +214,12 @@ impl AutoscalerHarness {
         let mut client = ApmPluginServiceClient::new(self.loaded.channel());
         let request = apm_pb::QueryRequest {
             query: query.into(),
-            time_range: Some(wire::range_to_wire(range)),
+            time_range: Some(nomad_plugin_sdk::host::autoscaler::range_to_wire(range)),
         };
         let resp = rpc("Query", call("Query", client.query(request)).await)?;
-        Ok(wire::metrics_from_wire(&resp.timestamped_metric))
+        Ok(nomad_plugin_sdk::host::autoscaler::metrics_from_wire(
+            &resp.timestamped_metric,
+        ))
     }
 
     /// Strategy `Run` for one case (current count, metrics one second
@@ -230,7 +232,7 @@ impl AutoscalerHarness {
         let mut client = StrategyPluginServiceClient::new(self.loaded.channel());
         let request = super::strategy::request(case, &self.driver);
         let resp = rpc("Run", call("Run", client.run(request)).await)?;
-        wire::action_from_wire(resp.action.as_ref()).map_err(|e| {
+        nomad_plugin_sdk::host::autoscaler::action_from_wire(resp.action.as_ref()).map_err(|e| {
             AutoscalerHarnessError::Protocol(format!("{e}: the agent fails the check"))
         })
     }
@@ -259,7 +261,7 @@ impl AutoscalerHarness {
         self.want(PluginKind::Target, "Scale")?;
         let mut client = TargetPluginServiceClient::new(self.loaded.channel());
         let request = target_pb::ScaleRequest {
-            action: Some(wire::action_to_wire(action)),
+            action: Some(nomad_plugin_sdk::host::autoscaler::action_to_wire(action)),
             config: config.clone().into(),
         };
         rpc("Scale", call("Scale", client.scale(request)).await).map(|_| ())

@@ -187,7 +187,7 @@ impl DeviceHarness {
                     .into(),
             )
         })?;
-        Ok(ContainerReservation::from_proto(&r))
+        Ok(nomad_plugin_sdk::host::device::reservation_from_proto(&r))
     }
 
     /// Opens the `Stats` stream at `interval`.
@@ -206,6 +206,13 @@ impl DeviceHarness {
             stream,
             patience: self.patience,
         })
+    }
+
+    /// The running plugin, its fingerprint stream closed: for the suite's
+    /// agent-restart check, which plays the agent's death itself.
+    pub(crate) fn into_plugin(self) -> DevicePlugin {
+        drop(self.fingerprints);
+        self.plugin
     }
 
     /// Stops the plugin as Nomad does; fails if it needed the SIGKILL.
@@ -249,7 +256,11 @@ impl DeviceStatsStream {
             Ok(Ok(None)) => Err(DeviceError::Protocol(
                 "the Stats stream ended: Nomad stops collecting device statistics".into(),
             )),
-            Ok(Ok(Some(m))) => Ok(m.groups.iter().map(DeviceGroupStats::from_proto).collect()),
+            Ok(Ok(Some(m))) => Ok(m
+                .groups
+                .iter()
+                .map(nomad_plugin_sdk::host::device::stats_from_proto)
+                .collect()),
         }
     }
 }

@@ -154,7 +154,7 @@ impl DevicePlugin {
             .map_err(rpc("ConfigSchema"))?
             .into_inner()
             .spec
-            .map(|s| Spec::from_proto(&s))
+            .map(|s| nomad_plugin_sdk::host::schema::from_proto(&s))
             .transpose()
             .map_err(|e| {
                 DeviceError::Config(format!("the plugin's config schema is invalid: {e}"))
@@ -243,6 +243,13 @@ impl DevicePlugin {
     /// Stops the plugin as Nomad does.
     pub async fn kill(self) -> Result<KillReport, LaunchError> {
         self.running.kill().await
+    }
+
+    /// Imitates an agent that dies without killing the plugin (see
+    /// [`RunningPlugin::detach`]).
+    pub async fn detach(self) -> crate::launch::DetachedPlugin {
+        drop(self.client);
+        self.running.detach().await
     }
 }
 

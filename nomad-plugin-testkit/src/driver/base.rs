@@ -7,7 +7,6 @@ use nomad_plugin_proto::nomad::base::{
     ConfigSchemaRequest, PluginInfoRequest, PluginType, SetConfigRequest,
 };
 use nomad_plugin_sdk::common::PluginVersion;
-use nomad_plugin_sdk::config::schema::Spec;
 
 use crate::launch::Launcher;
 
@@ -256,7 +255,7 @@ fn encode_plugin_config(
                 .into(),
         );
     };
-    let spec = Spec::from_proto(schema).map_err(|e| {
+    let spec = nomad_plugin_sdk::host::schema::from_proto(schema).map_err(|e| {
         format!("ConfigSchema returned a spec Nomad cannot use ({e}): the agent fails to load the plugin")
     })?;
     let decoded = match config {

@@ -48,6 +48,7 @@ mod harness;
 pub(crate) mod instance;
 mod negative;
 mod plain;
+mod reattach;
 mod recover;
 mod tasks;
 
@@ -99,6 +100,7 @@ pub const GROUPS: &[&str] = &[
     "unknown_task",
     "malformed_config",
     "recover",
+    "reattach",
 ];
 
 type TaskHcl = Arc<dyn Fn(&str) -> String + Send + Sync>;
@@ -483,6 +485,9 @@ impl Ctx {
                 recover::recover(self).await;
             }
         }
+        if self.wants("reattach") {
+            reattach::reattach(self).await;
+        }
     }
 
     async fn capabilities(&mut self) -> bool {
@@ -539,7 +544,7 @@ impl Ctx {
                     "TaskConfigSchema returned no spec: Nomad fails every task with \"nil spec given\""
                         .into(),
                 ),
-                Some(pb) => match Spec::from_proto(&pb) {
+                Some(pb) => match nomad_plugin_sdk::host::schema::from_proto(&pb) {
                     Err(e) => Err(format!(
                         "TaskConfigSchema returned a spec Nomad cannot use ({e}): every task fails"
                     )),

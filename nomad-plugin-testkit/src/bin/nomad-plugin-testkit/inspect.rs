@@ -108,7 +108,7 @@ async fn ask(plugin: &RunningPlugin) -> Result<Inspected, String> {
         }
     }
     let spec = |what: &str, pb: Option<nomad_plugin_proto::nomad::hclspec::Spec>| {
-        pb.map(|s| Spec::from_proto(&s))
+        pb.map(|s| nomad_plugin_sdk::host::schema::from_proto(&s))
             .transpose()
             .map_err(|e| format!("{what} returned a schema Nomad cannot use: {e}"))
     };

@@ -177,12 +177,14 @@ impl DriverHarnessBuilder {
                 "TaskConfigSchema returned no spec: Nomad fails every task with \"nil spec given\""
                     .into(),
         })?;
-        harness.task_spec = Some(Spec::from_proto(&spec).map_err(|e| HarnessError::Startup {
-            step: "task_config_schema.present".into(),
-            message: format!(
-                "TaskConfigSchema returned a spec Nomad cannot use ({e}): every task fails"
-            ),
-        })?);
+        harness.task_spec = Some(nomad_plugin_sdk::host::schema::from_proto(&spec).map_err(
+            |e| HarnessError::Startup {
+                step: "task_config_schema.present".into(),
+                message: format!(
+                    "TaskConfigSchema returned a spec Nomad cannot use ({e}): every task fails"
+                ),
+            },
+        )?);
         Ok(harness)
     }
 }
