@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 mod book;
+mod package;
 mod public_api;
 mod workflows;
 
@@ -24,6 +25,10 @@ commands:
   test-new-plugins [--kind KIND] [--ci-only]
           generate one plugin of every kind outside the repository and run the `run:` steps of
           its CI workflow, then of its release workflow, unedited (also the last step of `test`)
+  package [--no-verify]
+          `cargo package` (verified unless --no-verify) of proto, derive, sdk and testkit; checks
+          what the packages hold; builds and tests a generated driver outside the repository
+          against the packages (also a step of `test`, with --no-verify)
   book    check the guide's links and build it with mdBook into target/book/ (installs the pinned
           mdbook into target/tools/ the first time; also the last step of `test`)
   public-api [--bless]
@@ -47,6 +52,7 @@ fn main() -> Result<()> {
         "test-new-plugins" => test_generated_plugins(&rest),
         "fuzz" => fuzz(&rest),
         "book" => book::book(&rest),
+        "package" => package::package(&rest),
         "public-api" => public_api::public_api(&rest),
         "" | "help" | "-h" | "--help" => {
             print!("{USAGE}");
@@ -104,6 +110,7 @@ fn test(extra: &[String]) -> Result<()> {
     // The doc tests include the guide's code blocks (docs/doctests.rs).
     run(cargo().args(["test", "--workspace", "--all-features", "--doc"]))?;
     test_generated_plugins(&[])?;
+    package::package(&["--no-verify".to_string()])?;
     book::book(&[])
 }
 
