@@ -36,4 +36,5 @@ guide! {
     versioning => "versioning.md",
     benchmarks => "benchmarks.md",
     hardening => "hardening.md",
+    design => "design.md",
 }

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 mod book;
+mod public_api;
 mod workflows;
 
 const USAGE: &str = "usage: cargo xtask <command>
@@ -28,6 +29,10 @@ commands:
           XTASK_RELEASE_OPTIMISED=1
   book    check the guide's links and build it with mdBook into target/book/ (installs the pinned
           mdbook into target/tools/ the first time; also the last step of `test`)
+  public-api [--bless]
+          compare the public API of nomad-plugin-sdk and nomad-plugin-testkit with the snapshots
+          (<crate>/public-api.txt) and print the difference; --bless rewrites them (also the first
+          step of `test`)
   fuzz    run every fuzz target for --seconds N each (default 60) with cargo-fuzz on nightly; without
           nightly or cargo-fuzz, replay the corpora plus --runs N (default 20000) mutated inputs per
           target on stable (no coverage guidance: a smoke test, not fuzzing)
@@ -45,6 +50,7 @@ fn main() -> Result<()> {
         "test-new-plugins" => test_generated_plugins(&rest),
         "fuzz" => fuzz(&rest),
         "book" => book::book(&rest),
+        "public-api" => public_api::public_api(&rest),
         "" | "help" | "-h" | "--help" => {
             print!("{USAGE}");
             Ok(())
@@ -80,6 +86,8 @@ fn cargo() -> Command {
 
 /// Runs the test suite, after making sure the Go interop hosts can build.
 fn test(extra: &[String]) -> Result<()> {
+    // Seconds, and the cheapest way to fail: a surface change nobody blessed.
+    public_api::public_api(&[])?;
     ensure_system_packages()?;
     ensure_go_modules()?;
     // The integration tests launch real plugin binaries. Build them all in

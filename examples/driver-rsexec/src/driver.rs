@@ -138,14 +138,8 @@ impl RsExec {
     }
 
     fn event(&self, task: &Task, id: &str, message: String) {
-        self.events.emit(TaskEvent {
-            task_id: id.to_string(),
-            alloc_id: task.alloc_id.clone(),
-            task_name: task.name.clone(),
-            timestamp: SystemTime::now(),
-            message,
-            annotations: BTreeMap::new(),
-        });
+        self.events
+            .emit(TaskEvent::new(id, &task.alloc_id, &task.name, message));
     }
 
     /// Watches a supervisor that is our child.
@@ -175,16 +169,13 @@ fn finish(task: &Task) {
         .ok()
         .and_then(|b| serde_json::from_slice::<Exit>(&b).ok())
     {
-        Some(e) => ExitResult {
-            exit_code: e.code,
-            signal: e.signal,
-            oom_killed: false,
-            err: e.error,
-        },
-        None => ExitResult {
-            err: Some("the task's supervisor died without recording an exit status".into()),
-            ..Default::default()
-        },
+        Some(e) => {
+            let mut exit = ExitResult::code(e.code);
+            exit.signal = e.signal;
+            exit.err = e.error;
+            exit
+        }
+        None => ExitResult::error("the task's supervisor died without recording an exit status"),
     };
     if let Ok(mut c) = task.completed_at.lock() {
         c.get_or_insert_with(SystemTime::now);
@@ -270,11 +261,7 @@ impl driver::Driver for RsExec {
     type State = RsExecState;
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            send_signals: true,
-            exec: true,
-            ..Capabilities::default()
-        }
+        Capabilities::default().send_signals(true).exec(true)
     }
 
     async fn fingerprint(&self) -> Fingerprint {
@@ -397,10 +384,7 @@ impl driver::Driver for RsExec {
         Self::watch_child(t.clone(), child);
         self.event(&t, &task.id, format!("Started process {task_pid}"));
         tracing::info!(task_id = %task.id, pid = task_pid, "task started");
-        Ok(StartedTask {
-            state,
-            network: None,
-        })
+        Ok(StartedTask::new(state))
     }
 
     async fn recover_task(
@@ -497,19 +481,16 @@ impl driver::Driver for RsExec {
     async fn inspect_task(&self, task_id: &str) -> Result<TaskStatus, PluginError> {
         let task = self.tasks.get(task_id)?;
         let exit = task.exit.result();
-        let mut attributes = BTreeMap::new();
-        attributes.insert("pid".into(), task.state.task.0.to_string());
-        Ok(TaskStatus {
-            state: if exit.is_some() {
-                TaskState::Exited
-            } else {
-                TaskState::Running
-            },
-            started_at: Some(UNIX_EPOCH + Duration::from_millis(task.state.started_at_ms)),
-            completed_at: task.completed_at.lock().ok().and_then(|c| *c),
-            exit,
-            attributes,
-        })
+        let state = if exit.is_some() {
+            TaskState::Exited
+        } else {
+            TaskState::Running
+        };
+        Ok(TaskStatus::new(state)
+            .started_at(UNIX_EPOCH + Duration::from_millis(task.state.started_at_ms))
+            .completed_at(task.completed_at.lock().ok().and_then(|c| *c))
+            .exit(exit)
+            .attribute("pid", task.state.task.0.to_string()))
     }
 
     async fn task_stats(&self, task_id: &str) -> Result<TaskResourceUsage, PluginError> {

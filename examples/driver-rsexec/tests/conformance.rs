@@ -21,4 +21,16 @@ async fn rsexec_passes_the_driver_suite() {
             .all(|c| c.status != nomad_plugin_testkit::report::CheckStatus::Skipped),
         "rsexec supports everything the suite checks:\n{report}"
     );
+    // Details are sentences for a reviewer, not Rust's Debug output.
+    for c in &report.checks {
+        for debugish in ["Some(", "None,", " { ", "TaskResourceUsage", "ExitResult"] {
+            assert!(
+                !c.detail.contains(debugish),
+                "{}: {:?} in {:?}",
+                c.name,
+                debugish,
+                c.detail
+            );
+        }
+    }
 }

@@ -7,13 +7,18 @@
 //!                            [-- PLUGIN_ARGS...]
 //! nomad-plugin-testkit review PLUGIN_BIN --out DIR [--crate DIR] [check's options]
 //! nomad-plugin-testkit launch PLUGIN_BIN [--config agent.hcl]
+//! nomad-plugin-testkit validate PLUGIN_BIN [--task task.hcl] [--config agent.hcl]
+//! nomad-plugin-testkit install PLUGIN_BIN --plugin-dir DIR [--config agent.hcl]
 //! ```
 
 mod capture;
+mod inspect;
+mod install;
 mod probe;
 mod progress;
 mod review;
 mod review_cmd;
+mod validate;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -47,6 +52,15 @@ usage:
                              [--config agent.hcl] [--task task.hcl] [--skip GROUP]...
                              [-- PLUGIN_ARGS...]
   nomad-plugin-testkit launch PLUGIN_BIN [--config agent.hcl]
+  nomad-plugin-testkit validate PLUGIN_BIN [--task task.hcl] [--config agent.hcl]
+  nomad-plugin-testkit install PLUGIN_BIN --plugin-dir DIR [--config agent.hcl]
+
+validate   decode a job's task config (a job file, a `config {}` block or
+           its body) and the agent's plugin config with the plugin's own
+           schemas; hcl-style errors with file:line:column; exit 1 if invalid.
+install    refuse what makes a Nomad agent skip or refuse the plugin (file
+           name, run bit, plugin block, config, API version), copy it into
+           DIR and print the agent's plugin block; exit 1 if refused.
 
 KIND: driver, device, csi, apm, strategy, target, host-volume, secrets
       (detected from the plugin when left out, except csi: CSI plugins
@@ -130,6 +144,7 @@ struct Args {
     markdown: Option<PathBuf>,
     reports: Vec<PathBuf>,
     secret: Option<String>,
+    plugin_dir: Option<PathBuf>,
     plugin_args: Vec<String>,
     /// Driver suite groups left out (`--skip`).
     skip: Vec<String>,
@@ -168,7 +183,10 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
         command: argv.next().ok_or("no command")?,
         ..Args::default()
     };
-    if !matches!(args.command.as_str(), "check" | "launch" | "review") {
+    if !matches!(
+        args.command.as_str(),
+        "check" | "launch" | "validate" | "install" | "review"
+    ) {
         return Err(format!("unknown command {:?}", args.command));
     }
     let mut plugin = None;
@@ -190,6 +208,7 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
                 break;
             }
             "--secret" => args.secret = Some(value("--secret")?),
+            "--plugin-dir" => args.plugin_dir = Some(value("--plugin-dir")?.into()),
             "--skip" => args.skip.push(value("--skip")?),
             "--out" if args.command == "review" => args.out = Some(value("--out")?.into()),
             "--crate" if args.command == "review" => {
@@ -202,6 +221,9 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
         }
     }
     args.plugin = plugin.ok_or("PLUGIN_BIN is missing")?;
+    if args.command == "install" && args.plugin_dir.is_none() {
+        return Err("install needs --plugin-dir DIR".into());
+    }
     if !args.plugin_args.is_empty() && args.kind != Some(Kind::Csi) {
         return Err("plugin arguments after `--` are for --kind csi".into());
     }
@@ -233,6 +255,13 @@ async fn main() -> ExitCode {
     };
     let result = match args.command.as_str() {
         "check" => check(&args).await,
+        "validate" => {
+            validate::validate(&args.plugin, args.task.as_deref(), args.config.as_deref()).await
+        }
+        "install" => match &args.plugin_dir {
+            Some(dir) => install::install(&args.plugin, dir, args.config.as_deref()).await,
+            None => Err("install needs --plugin-dir DIR".into()),
+        },
         "review" => review_cmd::review(&args).await,
         _ => launch(&args).await,
     };

@@ -17,7 +17,6 @@
 //!   sessions; `capabilities` says `exec: false`.
 //! - Running as the job's `user`, resource limits, filesystem isolation.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::Mutex;
@@ -166,13 +165,11 @@ impl Driver for CommandDriver {
     type State = ProcessRecord;
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            send_signals: true,
-            exec: false,
-            // Tasks see the host's filesystem; volume mounts are not made.
-            mounts: false,
-            ..Capabilities::default()
-        }
+        // Tasks see the host's filesystem; volume mounts are not made.
+        Capabilities::default()
+            .send_signals(true)
+            .exec(false)
+            .mounts(false)
     }
 
     async fn fingerprint(&self) -> Fingerprint {
@@ -258,10 +255,7 @@ impl Driver for CommandDriver {
         tokio::spawn(async move {
             let exit = match child.wait().await {
                 Ok(status) => process::exit_result(status),
-                Err(e) => ExitResult {
-                    err: Some(format!("waiting for the task failed: {e}")),
-                    ..Default::default()
-                },
+                Err(e) => ExitResult::error(format!("waiting for the task failed: {e}")),
             };
             *waiter
                 .completed_at
@@ -269,18 +263,13 @@ impl Driver for CommandDriver {
                 .unwrap_or_else(|e| e.into_inner()) = Some(SystemTime::now());
             waiter.exit.exited(exit);
         });
-        self.events.emit(TaskEvent {
-            task_id: task.id.clone(),
-            alloc_id: t.alloc_id.clone(),
-            task_name: t.name.clone(),
-            timestamp: SystemTime::now(),
-            message: format!("Started process {pid}"),
-            annotations: BTreeMap::new(),
-        });
-        Ok(StartedTask {
-            state: record,
-            network: None,
-        })
+        self.events.emit(TaskEvent::new(
+            &task.id,
+            &t.alloc_id,
+            &t.name,
+            format!("Started process {pid}"),
+        ));
+        Ok(StartedTask::new(record))
     }
 
     async fn recover_task(
@@ -355,17 +344,16 @@ impl Driver for CommandDriver {
         let task = self.tasks.get(task_id)?;
         let exit = task.exit.result();
         let completed_at = *task.completed_at.lock().unwrap_or_else(|e| e.into_inner());
-        Ok(TaskStatus {
-            state: if exit.is_some() {
-                TaskState::Exited
-            } else {
-                TaskState::Running
-            },
-            started_at: Some(task.started_at),
-            completed_at,
-            exit,
-            attributes: BTreeMap::from([("pid".to_string(), task.pgid.to_string())]),
-        })
+        let state = if exit.is_some() {
+            TaskState::Exited
+        } else {
+            TaskState::Running
+        };
+        Ok(TaskStatus::new(state)
+            .started_at(task.started_at)
+            .completed_at(completed_at)
+            .exit(exit)
+            .attribute("pid", task.pgid.to_string()))
     }
 
     async fn task_stats(&self, task_id: &str) -> Result<TaskResourceUsage, PluginError> {
