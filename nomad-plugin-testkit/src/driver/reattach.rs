@@ -107,9 +107,11 @@ pub(crate) async fn reattach(ctx: &mut Ctx) {
             ctx.report.record(
                 "reattach.connect",
                 Ok(format!(
-                    "connected again to {:?} (pid {:?}) without a handshake",
+                    "connected again to {:?} ({}) without a handshake",
                     detached.address().endpoint,
-                    detached.pid()
+                    detached
+                        .pid()
+                        .map_or_else(|| "pid unknown".to_string(), |p| format!("pid {p}"))
                 )),
             );
             c
