@@ -257,7 +257,9 @@ pub(crate) async fn reattach(ctx: &mut Ctx) {
         Err(e) => Err(format!("suite error: {e}")),
         Ok(()) => match wait.await {
             Err(e) => Err(format!("suite error: {e}")),
-            Ok(Err(e)) => Err(format!("{e} after reattach: Nomad never learns how the task ended")),
+            Ok(Err(e)) => Err(format!(
+                "{e} after reattach: Nomad never learns how the task ended"
+            )),
             Ok(Ok(r)) => match r.result {
                 Some(res) if res.exit_code == 7 && r.err.is_empty() => {
                     Ok("WaitTask after reattach returned the real exit code 7".into())
