@@ -63,9 +63,16 @@ fn check_names(expr: &Expression, src: &Source<'_>, scope: &Scope) -> Result<(),
             Expression::Variable(v) => {
                 let name = v.as_str();
                 if !scope.names.contains(name) {
+                    // hcl suggests a known name within edit distance 2.
+                    let hint = scope
+                        .names
+                        .iter()
+                        .find(|n| levenshtein(name, n) < 3)
+                        .map(|n| format!(" Did you mean {n:?}?"))
+                        .unwrap_or_default();
                     err = Some(Diagnostic::new(
                         "Unknown variable",
-                        format!("There is no variable named {name:?}."),
+                        format!("There is no variable named {name:?}.{hint}"),
                         src.pos(e.span()),
                     ));
                 }
@@ -166,4 +173,19 @@ fn to_cty(v: hcl::Value) -> Option<Value> {
                 .collect::<Option<_>>()?,
         ),
     })
+}
+
+/// Edit distance in characters, as hcl's name suggestions measure it.
+fn levenshtein(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
 }

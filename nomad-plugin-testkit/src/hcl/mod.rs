@@ -71,10 +71,10 @@ pub fn decode_config(src: &str, spec: &Spec) -> Result<Value, Diagnostics> {
 /// let value = decode_task_config("image = \"${meta.rack}/${NOMAD_TASK_NAME}\"\n", &spec, &env).unwrap();
 /// assert_eq!(value, Value::Object([("image".to_string(), Value::string("r1/task"))].into()));
 ///
-/// let err = decode_task_config("image = \"${nope}\"\n", &spec, &env).unwrap_err();
+/// let err = decode_task_config("image = \"${zzz}\"\n", &spec, &env).unwrap_err();
 /// assert_eq!(
 ///     err.to_string(),
-///     "<config>:1,12: Unknown variable; There is no variable named \"nope\"."
+///     "<config>:1,12: Unknown variable; There is no variable named \"zzz\"."
 /// );
 /// ```
 pub fn decode_task_config(src: &str, spec: &Spec, env: &TaskEnv) -> Result<Value, Diagnostics> {
