@@ -519,6 +519,9 @@ fn task_config_interpolation_matches_nomad_client() {
         d.summary,
         d.detail
     );
-    assert!(go_err.ends_with(&want), "Go said {go_err:?}, we said {ours}");
+    assert!(
+        go_err.ends_with(&want),
+        "Go said {go_err:?}, we said {ours}"
+    );
     assert_eq!(d.summary, "Unknown variable");
 }
