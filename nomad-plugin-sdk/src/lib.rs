@@ -13,6 +13,7 @@
 //! | feature | module | plugin kind | entry point |
 //! |---|---|---|---|
 //! | `driver` | [`driver`] | task driver (`driver = "..."` in jobs) | `driver::serve` |
+//! | `executor` | `executor` | supervised, cgroup-limited task processes for drivers (Linux) | `executor::Executor` |
 //! | `device` | `device` | device plugin (GPUs, FPGAs, disks) | `device::serve` |
 //! | `csi` | `csi` | Container Storage Interface plugin | `csi::run` |
 //! | `autoscaler` | `autoscaler` | Nomad Autoscaler APM, strategy, target | `autoscaler::serve_apm` ... |
@@ -105,6 +106,8 @@ pub mod config;
 pub mod csi;
 #[cfg(feature = "driver")]
 pub mod driver;
+#[cfg(feature = "executor")]
+pub mod executor;
 mod error;
 pub mod runtime;
 

@@ -1,0 +1,98 @@
+//! The per-task supervisor: the plugin's own binary, re-entered with
+//! [`SUPERVISOR_ARG`](super::SUPERVISOR_ARG) before `serve`.
+//!
+//! It leads a session of its own, so neither the plugin's death nor a
+//! signal to the plugin's process group reaches the task. It opens Nomad's
+//! log FIFOs itself (so output keeps flowing while the plugin is down),
+//! starts the task in the task's cgroup and process group, tells the
+//! plugin `started <pid> <start time>` on its stdout, waits for the task,
+//! and records the exit status (with the cgroup's OOM-kill verdict)
+//! atomically and fsync'd in `exit.json` before it exits. A restarted
+//! plugin finds the record, or the supervisor still running.
+
+use std::io::Write;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use super::record::{self, ExitRecord, EXIT, SPEC};
+use super::spec::{child_hook, StoredSpec};
+use crate::driver::process;
+
+fn open_output(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::FileTypeExt;
+    let fifo = std::fs::metadata(path).is_ok_and(|m| m.file_type().is_fifo());
+    // Opening a FIFO for writing blocks until Nomad's log collector has it
+    // open for reading; the plugin waits for our `started` line meanwhile.
+    std::fs::OpenOptions::new()
+        .create(!fifo)
+        .append(true)
+        .open(path)
+}
+
+/// Runs the supervisor for the record directory `dir`; returns the
+/// supervisor's own exit status.
+pub(crate) fn run(dir: &Path) -> i32 {
+    // SAFETY: setsid has no memory-safety preconditions.
+    unsafe { libc::setsid() };
+    match supervise(dir) {
+        Ok(()) => 0,
+        Err(e) => {
+            let mut out = std::io::stdout();
+            let _ = writeln!(out, "error {e}");
+            let _ = out.flush();
+            let _ = record::write_json(
+                dir,
+                EXIT,
+                &ExitRecord {
+                    code: -1,
+                    signal: 0,
+                    oom_killed: false,
+                    error: Some(e.to_string()),
+                },
+            );
+            1
+        }
+    }
+}
+
+fn supervise(dir: &Path) -> std::io::Result<()> {
+    let spec: StoredSpec = record::read_json(dir, SPEC)
+        .map_err(std::io::Error::other)?
+        .ok_or_else(|| std::io::Error::other(format!("{} is missing", dir.join(SPEC).display())))?;
+    let stdout = open_output(&spec.stdout)?;
+    let stderr = open_output(&spec.stderr)?;
+    let mut cmd = Command::new(&spec.command);
+    cmd.args(&spec.args)
+        .current_dir(&spec.cwd)
+        .env_clear()
+        .envs(spec.env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(stdout)
+        .stderr(stderr)
+        // Its own process group, so a stop signal reaches what it started.
+        .process_group(0);
+    // SAFETY: the hook only calls async-signal-safe functions.
+    unsafe { cmd.pre_exec(child_hook(spec.cgroup.as_ref(), spec.uid_gid)) };
+    let mut child = cmd.spawn().map_err(|e| {
+        std::io::Error::new(e.kind(), format!("starting {:?}: {e}", spec.command))
+    })?;
+    let pid = child.id() as i32;
+    let start = process::process_start_time(pid).unwrap_or(0);
+    let mut out = std::io::stdout();
+    let _ = writeln!(out, "started {pid} {start}");
+    let _ = out.flush();
+    let status = child.wait()?;
+    let r = process::exit_result(status);
+    let oom_killed = spec.cgroup.as_ref().is_some_and(|c| c.oom_killed());
+    record::write_json(
+        dir,
+        EXIT,
+        &ExitRecord {
+            code: r.exit_code,
+            signal: r.signal,
+            oom_killed,
+            error: r.err,
+        },
+    )
+}
