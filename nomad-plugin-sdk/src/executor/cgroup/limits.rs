@@ -18,9 +18,9 @@ const MAX_CFS_PERIOD_US: u64 = 1_000_000;
 const MIN_CFS_QUOTA_US: u64 = 1_000;
 
 /// What a task's cgroup enforces. `None` leaves the kernel's default (no
-/// limit) in place.
+/// limit) in place. Build one with [`Limits::from_resources`] or as
+/// `Limits { memory_bytes: Some(..), ..Limits::none() }`.
 #[derive(Debug, Clone, Default, PartialEq)]
-#[non_exhaustive]
 pub struct Limits {
     /// Hard memory limit in bytes (`memory.limit_in_bytes` / `memory.max`):
     /// the task is OOM-killed above it.

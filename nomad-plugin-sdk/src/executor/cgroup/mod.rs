@@ -137,9 +137,11 @@ impl CgroupHost {
             .collect()
     }
 
-    /// Creates the cgroup `name` for a task and applies `limits`. On any
-    /// error nothing is left behind.
-    pub(crate) fn create(&self, name: &str, limits: &Limits) -> Result<TaskCgroup, ExecutorError> {
+    /// Creates the cgroup `name` for a task (in each v1 hierarchy, or
+    /// `<name>.scope` on v2) and applies `limits`. On any error nothing is
+    /// left behind. [`Executor::launch`](super::Executor::launch) calls it;
+    /// a driver that runs its own processes can too.
+    pub fn create(&self, name: &str, limits: &Limits) -> Result<TaskCgroup, ExecutorError> {
         limits.validate()?;
         match &self.inner {
             Host::V1(h) => h.create(&self.parent, name, limits),
