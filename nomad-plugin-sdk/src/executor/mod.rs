@@ -236,7 +236,7 @@ impl Executor {
         let mut child = tokio::process::Command::new(program)
             .arg(SUPERVISOR_ARG)
             .arg(dir)
-            .stdin(std::process::Stdio::null())
+            .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -284,6 +284,14 @@ impl Executor {
                 return Err(ExecutorError::io("starting the task", std::io::Error::other(format!("supervisor said {line:?}"))));
             }
         };
+        // From here on the task is the driver's: tell the supervisor, so it
+        // does not clean up after us when we die (see `supervisor`).
+        if let Some(mut stdin) = child.stdin.take() {
+            use tokio::io::AsyncWriteExt;
+            if let Err(e) = stdin.write_all(b"ack\n").await {
+                tracing::warn!(error = %e, "the task supervisor exited before the start was acknowledged");
+            }
+        }
         let state = ExecutorState {
             dir: dir.to_path_buf(),
             supervisor,

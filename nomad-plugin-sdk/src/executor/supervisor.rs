@@ -9,8 +9,14 @@
 //! and records the exit status (with the cgroup's OOM-kill verdict)
 //! atomically and fsync'd in `exit.json` before it exits. A restarted
 //! plugin finds the record, or the supervisor still running.
+//!
+//! Until the plugin acknowledges the start (`ack` on the supervisor's
+//! stdin, sent just before `launch` returns the task's state), the task
+//! belongs to nobody: if the plugin dies first (stdin reaches its end),
+//! Nomad never received a handle and will never recover the task, so the
+//! supervisor kills it and removes its cgroup and record itself.
 
-use std::io::Write;
+use std::io::{BufRead, Write};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -82,7 +88,32 @@ fn supervise(dir: &Path) -> std::io::Result<()> {
     let mut out = std::io::stdout();
     let _ = writeln!(out, "started {pid} {start}");
     let _ = out.flush();
+    let cgroup = spec.cgroup.clone();
+    let verdict = std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = std::io::stdin().lock().read_line(&mut line);
+        let acked = line.trim() == "ack";
+        if !acked {
+            match &cgroup {
+                Some(cg) => {
+                    let _ = cg.kill_all();
+                }
+                None => {
+                    let _ = process::signal_group(pid, libc::SIGKILL);
+                }
+            }
+        }
+        acked
+    });
     let status = child.wait()?;
+    // The plugin acknowledges (or dies) right after our `started` line.
+    if !verdict.join().unwrap_or(false) {
+        if let Some(cg) = &spec.cgroup {
+            let _ = cg.remove();
+        }
+        let _ = std::fs::remove_dir_all(dir);
+        return Ok(());
+    }
     let r = process::exit_result(status);
     let oom_killed = spec.cgroup.as_ref().is_some_and(|c| c.oom_killed());
     record::write_json(
