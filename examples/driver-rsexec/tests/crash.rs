@@ -1,7 +1,9 @@
 //! The plugin is SIGKILLed over and over while it runs 20 tasks: during
-//! StartTask, mid-WaitTask and during ExecTask. After each restart every
-//! task whose StartTask answered is recovered through RecoverTask with its
-//! handle, and each exit code is observed as the task set it, exactly once.
+//! StartTask, mid-WaitTask, during ExecTask and during StopTask. After each
+//! restart every task whose StartTask answered is recovered through
+//! RecoverTask with its handle, and each exit code is observed as the task
+//! set it (or as the stop signal set it), exactly once; a stop the kill cut
+//! short is sent again, as Nomad's client retries it.
 //!
 //! Deterministic: the kill point of each round comes from a seeded RNG and
 //! is reached by counting answers, never by sleeping. Tasks block reading a
@@ -52,6 +54,8 @@ struct Task {
     fifo: PathBuf,
     /// The exit code was seen through WaitTask.
     exited: bool,
+    /// A StopTask (SIGTERM) was sent; `code` is then 143.
+    stopping: bool,
 }
 
 struct Harness {
@@ -77,7 +81,11 @@ async fn launch(state: &Path) -> (RunningPlugin, DriverClient<Channel>) {
         .spec
         .expect("agent spec");
     let spec = Spec::from_proto(&schema).expect("spec");
-    let hcl = format!("state_dir = {:?}\n", state.display().to_string());
+    let hcl = format!(
+        "state_dir = {:?}\ncgroup_parent = {:?}\n",
+        state.display().to_string(),
+        cgroup_parent()
+    );
     let msgpack = nomad_plugin_testkit::hcl::encode_config(&hcl, &spec).expect("encode");
     base.set_config(nomad_plugin_proto::nomad::base::SetConfigRequest {
         msgpack_config: msgpack,
@@ -173,6 +181,44 @@ async fn wait(client: &mut DriverClient<Channel>, id: &str) -> Result<i32, Strin
     Ok(r.result.map(|r| r.exit_code).unwrap_or(-1))
 }
 
+/// Stop with SIGTERM and a timeout long enough never to need SIGKILL.
+fn stop_request(id: &str) -> pb::StopTaskRequest {
+    pb::StopTaskRequest {
+        task_id: id.to_string(),
+        timeout: Some(nomad_plugin_proto::prost_types::Duration {
+            seconds: 60,
+            nanos: 0,
+        }),
+        signal: "SIGTERM".into(),
+    }
+}
+
+/// The cgroup under which this test's tasks get theirs.
+fn cgroup_parent() -> String {
+    format!("rsexec-crash-{}", std::process::id())
+}
+
+/// Task cgroups left under this test's parent (in any hierarchy), removed;
+/// returns how many tasks had one.
+fn remove_leftover_cgroups() -> usize {
+    let parent = cgroup_parent();
+    let mut tasks = std::collections::BTreeSet::new();
+    let roots = ["memory", "cpu", "cpuacct", "cpuset", "pids", "freezer"]
+        .iter()
+        .map(|c| Path::new("/sys/fs/cgroup").join(c).join(&parent))
+        .chain([Path::new("/sys/fs/cgroup").join(format!("{parent}.slice"))]);
+    for root in roots {
+        for entry in std::fs::read_dir(&root).into_iter().flatten().flatten() {
+            if entry.path().is_dir() {
+                tasks.insert(entry.file_name());
+                let _ = std::fs::remove_dir(entry.path());
+            }
+        }
+        let _ = std::fs::remove_dir(&root);
+    }
+    tasks.len()
+}
+
 /// Kills leftover processes whose command line mentions `dir`: orphans of
 /// StartTask calls that never answered, and exec'd commands.
 fn reap_leftovers(dir: &Path) -> usize {
@@ -220,7 +266,7 @@ async fn twenty_tasks_survive_repeated_sigkill_of_the_plugin() {
     let mut tasks: BTreeMap<String, Task> = BTreeMap::new();
     let mut observed_exits = 0usize;
     let mut unanswered_starts = 0usize;
-    let mut kinds = [0usize; 3];
+    let mut kinds = [0usize; 4];
 
     for round in 0..rounds {
         let (plugin, mut client) = launch(&state).await;
@@ -257,6 +303,29 @@ async fn twenty_tasks_survive_repeated_sigkill_of_the_plugin() {
                 .unwrap_or_else(|e| panic!("DestroyTask {id}: {e}"));
             tasks.remove(&id);
         }
+        // Stops the last kill cut short: sent again, as Nomad retries.
+        let stopping: Vec<String> = tasks
+            .iter()
+            .filter(|(_, t)| t.stopping)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in stopping {
+            client
+                .stop_task(stop_request(&id))
+                .await
+                .unwrap_or_else(|e| panic!("round {round}: StopTask {id} again: {e}"));
+            let code = wait(&mut client, &id).await.expect("WaitTask after stop");
+            assert_eq!(code, 143, "round {round}: {id} exit code after SIGTERM");
+            observed_exits += 1;
+            client
+                .destroy_task(pb::DestroyTaskRequest {
+                    task_id: id.clone(),
+                    force: true,
+                })
+                .await
+                .unwrap_or_else(|e| panic!("DestroyTask {id}: {e}"));
+            tasks.remove(&id);
+        }
         let running: Vec<String> = tasks.keys().cloned().collect();
         for id in &running {
             let inspect = client
@@ -273,7 +342,7 @@ async fn twenty_tasks_survive_repeated_sigkill_of_the_plugin() {
         let kind = if tasks.is_empty() || (free > 0 && rng.below(3) == 0) {
             0
         } else {
-            1 + rng.below(2)
+            1 + rng.below(3)
         };
         kinds[kind] += 1;
         match kind {
@@ -319,6 +388,7 @@ async fn twenty_tasks_survive_repeated_sigkill_of_the_plugin() {
                                     release: None,
                                     fifo,
                                     exited: false,
+                                    stopping: false,
                                 },
                             );
                             assert!(old.is_none(), "{id} started twice");
@@ -375,12 +445,42 @@ async fn twenty_tasks_survive_repeated_sigkill_of_the_plugin() {
                     assert!(r.is_err(), "a task that was not released exited: {r:?}");
                 }
             }
+            // During StopTask: stop some waiting tasks at once, kill after
+            // `k` of the stops have answered.
+            3 => {
+                let ids: Vec<String> = tasks
+                    .iter()
+                    .filter(|(_, t)| !t.exited && t.release.is_none())
+                    .map(|(id, _)| id.clone())
+                    .filter(|_| rng.below(2) == 0)
+                    .collect();
+                let (tx, mut stops) = tokio::sync::mpsc::unbounded_channel();
+                for id in &ids {
+                    let t = tasks.get_mut(id).expect("task");
+                    t.stopping = true;
+                    t.code = 143;
+                    let mut c = client.clone();
+                    let (id, tx) = (id.clone(), tx.clone());
+                    tokio::spawn(async move {
+                        let r = c.stop_task(stop_request(&id)).await;
+                        let _ = tx.send((id, r));
+                    });
+                }
+                drop(tx);
+                let k = rng.below(ids.len() + 1);
+                for _ in 0..k {
+                    let (id, r) = stops.recv().await.expect("a stop");
+                    r.unwrap_or_else(|e| panic!("round {round}: StopTask {id}: {e}"));
+                }
+                plugin.signal(libc::SIGKILL).expect("SIGKILL plugin");
+                while stops.recv().await.is_some() {}
+            }
             // During ExecTask: an exec'd command signals that it runs and
             // then blocks; the plugin is killed while the call is open.
             _ => {
                 let Some(id) = tasks
                     .iter()
-                    .find(|(_, t)| !t.exited && t.release.is_none())
+                    .find(|(_, t)| !t.exited && t.release.is_none() && !t.stopping)
                     .map(|(id, _)| id.clone())
                 else {
                     plugin.signal(libc::SIGKILL).expect("SIGKILL plugin");
@@ -433,7 +533,14 @@ async fn twenty_tasks_survive_repeated_sigkill_of_the_plugin() {
             })
             .await
             .unwrap_or_else(|e| panic!("final RecoverTask {id}: {e}"));
-        release(tasks.get_mut(id).expect("task"));
+        if tasks[id].stopping {
+            client
+                .stop_task(stop_request(id))
+                .await
+                .unwrap_or_else(|e| panic!("final StopTask {id}: {e}"));
+        } else {
+            release(tasks.get_mut(id).expect("task"));
+        }
     }
     for id in &ids {
         let code = wait(&mut client, id).await.expect("final WaitTask");
@@ -452,11 +559,14 @@ async fn twenty_tasks_survive_repeated_sigkill_of_the_plugin() {
     }
     assert!(plugin.kill().await.expect("kill").graceful);
     let leftovers = reap_leftovers(&dir);
+    let leftover_cgroups = remove_leftover_cgroups();
     eprintln!(
-        "crash test: {rounds} SIGKILLs (StartTask {}, WaitTask {}, ExecTask {}), seed {seed}; \
+        "crash test: {rounds} SIGKILLs (StartTask {}, WaitTask {}, ExecTask {}, StopTask {}), seed {seed}; \
          {} tasks started and acknowledged, {observed_exits} exits observed with the right code, \
-         {unanswered_starts} StartTask calls cut by the kill, {leftovers} leftover processes reaped",
-        kinds[0], kinds[1], kinds[2], h.next_id - unanswered_starts,
+         {unanswered_starts} StartTask calls cut by the kill, {leftovers} leftover processes reaped, \
+         {leftover_cgroups} leftover task cgroups removed (starts the executor had acknowledged \
+         whose answer the kill cut)",
+        kinds[0], kinds[1], kinds[3], kinds[2], h.next_id - unanswered_starts,
     );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -59,15 +59,12 @@ pub use error::ExecutorError;
 pub use spec::LaunchSpec;
 pub use task::{ExecutorState, ExecutorTask, ProcessId};
 
-use record::{ExitRecord, EXIT, SPEC};
+use record::{ExitRecord, CGROUP, EXIT, SPEC};
 use spec::StoredSpec;
 
 /// The first argument that makes the plugin binary a task supervisor.
 pub const SUPERVISOR_ARG: &str = "__nomad-plugin-executor-supervise";
 
-/// The record file naming the task's cgroup, written before the
-/// supervisor starts so a retried start can clean up an orphan.
-const CGROUP: &str = "cgroup.json";
 
 /// How long the supervisor may take to report that the task runs (it
 /// waits for Nomad's log collector to open the FIFOs).
@@ -153,9 +150,12 @@ impl Executor {
     /// spec's limits; returns once the task's process runs. On any error
     /// nothing is left behind: no supervisor, no cgroup, no record.
     ///
-    /// A record left for the same task id by a plugin that died in the
-    /// middle of an earlier start is cleaned up first (its processes
-    /// killed), since Nomad never learnt of that task.
+    /// The supervisor is started first and does nothing until told to go;
+    /// if this process dies at any point before `launch` returns (a
+    /// plugin killed in the middle of `StartTask`), the supervisor sees its
+    /// stdin end and removes the task, its cgroup and its record, since
+    /// Nomad never received a handle for it. A record left for the same
+    /// task id is cleaned up first.
     pub async fn launch(&self, spec: LaunchSpec) -> Result<ExecutorTask, ExecutorError> {
         if spec.command.is_empty() {
             return Err(ExecutorError::Spawn {
@@ -164,33 +164,64 @@ impl Executor {
             });
         }
         let uid_gid = spec.user.as_deref().map(spec::lookup_user).transpose()?;
-        let needs_cgroup = spec.limits != Limits::none();
-        if needs_cgroup && self.cgroups.is_none() {
+        if spec.limits != Limits::none() && self.cgroups.is_none() {
             return Err(ExecutorError::NoCgroups(
                 self.no_cgroups_reason.clone().unwrap_or_default(),
             ));
         }
+        spec.limits.validate()?;
         let dir = self.record_dir(&spec.task_id);
         remove_orphan(&dir).await;
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| ExecutorError::io(format!("creating {}", dir.display()), e))?;
-        let result = self.launch_in(&dir, spec, uid_gid).await;
-        if result.is_err() {
-            let _ = std::fs::remove_dir_all(&dir);
+        let program = match &self.program {
+            Some(p) => p.clone(),
+            None => std::env::current_exe()
+                .map_err(|e| ExecutorError::io("locating the plugin binary", e))?,
+        };
+        let mut child = tokio::process::Command::new(program)
+            .arg(SUPERVISOR_ARG)
+            .arg(&dir)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| ExecutorError::io("starting the task supervisor", e))?;
+        let planned = self.cgroups.as_ref().map(|h| h.planned(&cgroup_name(&spec.task_id)));
+        match self.start(&dir, &mut child, spec, uid_gid).await {
+            Ok((state, stored)) => {
+                let t = ExecutorTask::new(state, stored);
+                t.watch_child(child);
+                Ok(t)
+            }
+            Err(e) => {
+                let _ = child.kill().await;
+                if let Some(cg) = planned {
+                    let _ = tokio::task::spawn_blocking(move || cg.remove()).await;
+                }
+                let _ = std::fs::remove_dir_all(&dir);
+                Err(e)
+            }
         }
-        result
     }
 
-    async fn launch_in(
+    async fn start(
         &self,
         dir: &Path,
+        child: &mut tokio::process::Child,
         spec: LaunchSpec,
         uid_gid: Option<(u32, u32)>,
-    ) -> Result<ExecutorTask, ExecutorError> {
+    ) -> Result<(ExecutorState, StoredSpec), ExecutorError> {
+        use tokio::io::AsyncWriteExt;
+        let write = |name: &str, e: std::io::Error| {
+            ExecutorError::io(format!("writing {}", dir.join(name).display()), e)
+        };
+        std::fs::create_dir_all(dir)
+            .map_err(|e| ExecutorError::io(format!("creating {}", dir.display()), e))?;
         let cgroup = match &self.cgroups {
             Some(host) => {
-                let host = host.clone();
-                let (name, limits) = (cgroup_name(&spec.task_id), spec.limits.clone());
+                let name = cgroup_name(&spec.task_id);
+                record::write_json(dir, CGROUP, &Some(host.planned(&name))).map_err(|e| write(CGROUP, e))?;
+                let (host, limits) = (host.clone(), spec.limits.clone());
                 Some(
                     tokio::task::spawn_blocking(move || host.create(&name, &limits))
                         .await
@@ -199,24 +230,6 @@ impl Executor {
             }
             None => None,
         };
-        let result = self.spawn_supervisor(dir, spec, uid_gid, cgroup.clone()).await;
-        if result.is_err() {
-            if let Some(cg) = cgroup {
-                let _ = tokio::task::spawn_blocking(move || cg.remove()).await;
-            }
-        }
-        result
-    }
-
-    async fn spawn_supervisor(
-        &self,
-        dir: &Path,
-        spec: LaunchSpec,
-        uid_gid: Option<(u32, u32)>,
-        cgroup: Option<TaskCgroup>,
-    ) -> Result<ExecutorTask, ExecutorError> {
-        let write = |name: &str, e: std::io::Error| ExecutorError::io(format!("writing {}", dir.join(name).display()), e);
-        record::write_json(dir, CGROUP, &cgroup).map_err(|e| write(CGROUP, e))?;
         let stored = StoredSpec {
             command: spec.command.clone(),
             args: spec.args.clone(),
@@ -228,28 +241,21 @@ impl Executor {
             cgroup: cgroup.clone(),
         };
         record::write_json(dir, SPEC, &stored).map_err(|e| write(SPEC, e))?;
-        let program = match &self.program {
-            Some(p) => p.clone(),
-            None => std::env::current_exe()
-                .map_err(|e| ExecutorError::io("locating the plugin binary", e))?,
-        };
-        let mut child = tokio::process::Command::new(program)
-            .arg(SUPERVISOR_ARG)
-            .arg(dir)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .map_err(|e| ExecutorError::io("starting the task supervisor", e))?;
+        let supervisor_gone = |e: std::io::Error| ExecutorError::io("talking to the task supervisor", e);
+        let mut stdin = child
+            .stdin
+            .take()
+            .ok_or_else(|| supervisor_gone(std::io::Error::other("no stdin pipe")))?;
+        stdin.write_all(b"go\n").await.map_err(supervisor_gone)?;
         let sup_pid = child.id().map_or(0, |p| p as i32);
         let supervisor = ProcessId {
             pid: sup_pid,
             start_time: crate::driver::process::process_start_time(sup_pid).unwrap_or(0),
         };
-        let Some(stdout) = child.stdout.take() else {
-            let _ = child.kill().await;
-            return Err(ExecutorError::io("starting the task supervisor", std::io::Error::other("no stdout pipe")));
-        };
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| supervisor_gone(std::io::Error::other("no stdout pipe")))?;
         let mut line = String::new();
         let read = tokio::time::timeout(
             START_TIMEOUT,
@@ -260,37 +266,26 @@ impl Executor {
         let task = match (read, words.as_slice()) {
             (Ok(Ok(_)), ["started", pid, start]) => match (pid.parse(), start.parse()) {
                 (Ok(pid), Ok(start_time)) => ProcessId { pid, start_time },
-                _ => {
-                    let _ = child.kill().await;
-                    return Err(ExecutorError::io("starting the task", std::io::Error::other(format!("supervisor said {line:?}"))));
-                }
+                _ => return Err(supervisor_gone(std::io::Error::other(format!("it said {line:?}")))),
             },
             (Ok(Ok(_)), _) if line.starts_with("error ") => {
-                let _ = child.wait().await;
                 return Err(ExecutorError::Spawn {
                     command: spec.command,
                     message: line["error ".len()..].trim().to_string(),
                 });
             }
             (Err(_), _) => {
-                let _ = child.kill().await;
                 return Err(ExecutorError::Timeout(format!(
                     "the task did not start within {START_TIMEOUT:?} (is Nomad's log collector reading {}?)",
                     spec.stdout.display()
                 )));
             }
-            _ => {
-                let _ = child.kill().await;
-                return Err(ExecutorError::io("starting the task", std::io::Error::other(format!("supervisor said {line:?}"))));
-            }
+            _ => return Err(supervisor_gone(std::io::Error::other(format!("it said {line:?}")))),
         };
         // From here on the task is the driver's: tell the supervisor, so it
-        // does not clean up after us when we die (see `supervisor`).
-        if let Some(mut stdin) = child.stdin.take() {
-            use tokio::io::AsyncWriteExt;
-            if let Err(e) = stdin.write_all(b"ack\n").await {
-                tracing::warn!(error = %e, "the task supervisor exited before the start was acknowledged");
-            }
+        // does not clean up after us when we die.
+        if let Err(e) = stdin.write_all(b"ack\n").await {
+            tracing::warn!(error = %e, "the task supervisor exited before the start was acknowledged");
         }
         let state = ExecutorState {
             dir: dir.to_path_buf(),
@@ -299,9 +294,7 @@ impl Executor {
             cgroup,
             started_at_ms: millis(SystemTime::now()),
         };
-        let t = ExecutorTask::new(state, stored);
-        t.watch_child(child);
-        Ok(t)
+        Ok((state, stored))
     }
 
     /// Finds a task again from the state [`ExecutorTask::state`] gave

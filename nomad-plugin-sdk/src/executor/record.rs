@@ -11,6 +11,8 @@ use super::ExecutorError;
 
 /// The launch spec the supervisor reads (`spec.json`).
 pub(crate) const SPEC: &str = "spec.json";
+/// Where the task's cgroup is (or will be), written before it is created.
+pub(crate) const CGROUP: &str = "cgroup.json";
 /// The exit status the supervisor writes (`exit.json`).
 pub(crate) const EXIT: &str = "exit.json";
 

@@ -10,18 +10,21 @@
 //! atomically and fsync'd in `exit.json` before it exits. A restarted
 //! plugin finds the record, or the supervisor still running.
 //!
-//! Until the plugin acknowledges the start (`ack` on the supervisor's
-//! stdin, sent just before `launch` returns the task's state), the task
-//! belongs to nobody: if the plugin dies first (stdin reaches its end),
-//! Nomad never received a handle and will never recover the task, so the
-//! supervisor kills it and removes its cgroup and record itself.
+//! The plugin starts the supervisor before anything else of the task
+//! exists, then writes the record and creates the cgroup and says `go` on
+//! the supervisor's stdin; once the task runs it says `ack`, just before
+//! `launch` returns the task's state. Until then the task belongs to
+//! nobody: if the plugin dies first (stdin reaches its end), Nomad never
+//! received a handle and will never recover the task, so the supervisor
+//! kills it and removes its cgroup and record itself.
 
 use std::io::{BufRead, Write};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use super::record::{self, ExitRecord, EXIT, SPEC};
+use super::cgroup::TaskCgroup;
+use super::record::{self, ExitRecord, CGROUP, EXIT, SPEC};
 use super::spec::{child_hook, StoredSpec};
 use crate::driver::process;
 
@@ -62,7 +65,7 @@ pub(crate) fn run(dir: &Path) -> i32 {
     }
 }
 
-fn supervise(dir: &Path) -> std::io::Result<()> {
+fn spawn_task(dir: &Path) -> std::io::Result<(std::process::Child, StoredSpec)> {
     let spec: StoredSpec = record::read_json(dir, SPEC)
         .map_err(std::io::Error::other)?
         .ok_or_else(|| std::io::Error::other(format!("{} is missing", dir.join(SPEC).display())))?;
@@ -80,15 +83,47 @@ fn supervise(dir: &Path) -> std::io::Result<()> {
         .process_group(0);
     // SAFETY: the hook only calls async-signal-safe functions.
     unsafe { cmd.pre_exec(child_hook(spec.cgroup.as_ref(), spec.uid_gid)) };
-    let mut child = cmd.spawn().map_err(|e| {
-        std::io::Error::new(e.kind(), format!("starting {:?}: {e}", spec.command))
-    })?;
+    let child = cmd
+        .spawn()
+        .map_err(|e| std::io::Error::new(e.kind(), format!("starting {:?}: {e}", spec.command)))?;
+    Ok((child, spec))
+}
+
+/// Removes what the plugin prepared for a task it never owned.
+fn abandon(dir: &Path) {
+    if let Ok(Some(Some(cg))) = record::read_json::<Option<TaskCgroup>>(dir, CGROUP) {
+        let _ = cg.remove();
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+fn supervise(dir: &Path) -> std::io::Result<()> {
+    let mut stdin = std::io::stdin().lock();
+    let mut line = String::new();
+    let _ = stdin.read_line(&mut line);
+    if line.trim() != "go" {
+        abandon(dir);
+        return Ok(());
+    }
+    let (mut child, spec) = match spawn_task(dir) {
+        Ok(c) => c,
+        Err(e) => {
+            // Not started: the plugin reports the error and keeps no
+            // handle, so nothing of the task may stay.
+            let mut out = std::io::stdout();
+            let _ = writeln!(out, "error {e}");
+            let _ = out.flush();
+            abandon(dir);
+            return Ok(());
+        }
+    };
     let pid = child.id() as i32;
     let start = process::process_start_time(pid).unwrap_or(0);
     let mut out = std::io::stdout();
     let _ = writeln!(out, "started {pid} {start}");
     let _ = out.flush();
     let cgroup = spec.cgroup.clone();
+    drop(stdin);
     let verdict = std::thread::spawn(move || {
         let mut line = String::new();
         let _ = std::io::stdin().lock().read_line(&mut line);
@@ -108,10 +143,7 @@ fn supervise(dir: &Path) -> std::io::Result<()> {
     let status = child.wait()?;
     // The plugin acknowledges (or dies) right after our `started` line.
     if !verdict.join().unwrap_or(false) {
-        if let Some(cg) = &spec.cgroup {
-            let _ = cg.remove();
-        }
-        let _ = std::fs::remove_dir_all(dir);
+        abandon(dir);
         return Ok(());
     }
     let r = process::exit_result(status);

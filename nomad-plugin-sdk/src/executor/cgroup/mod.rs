@@ -137,6 +137,16 @@ impl CgroupHost {
             .collect()
     }
 
+    /// Where [`create`](Self::create) would put the cgroup `name`: written
+    /// down before it is created, so that whoever cleans up after a crash
+    /// finds it.
+    pub fn planned(&self, name: &str) -> TaskCgroup {
+        match &self.inner {
+            Host::V1(h) => h.planned(&self.parent, name),
+            Host::V2(u) => u.planned(&self.parent, name),
+        }
+    }
+
     /// Creates the cgroup `name` for a task (in each v1 hierarchy, or
     /// `<name>.scope` on v2) and applies `limits`. On any error nothing is
     /// left behind. [`Executor::launch`](super::Executor::launch) calls it;

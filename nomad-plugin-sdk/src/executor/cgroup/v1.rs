@@ -48,6 +48,16 @@ impl Hierarchies {
         }
     }
 
+    pub(super) fn planned(&self, parent: &str, name: &str) -> TaskCgroup {
+        TaskCgroup {
+            version: CgroupVersion::V1,
+            dirs: CONTROLLERS
+                .iter()
+                .filter_map(|c| Some((c.to_string(), self.mount(c)?.join(parent).join(name))))
+                .collect(),
+        }
+    }
+
     pub(super) fn create(
         &self,
         parent: &str,

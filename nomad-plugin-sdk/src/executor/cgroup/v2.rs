@@ -28,6 +28,13 @@ impl Unified {
             .unwrap_or_default()
     }
 
+    pub(super) fn planned(&self, parent: &str, name: &str) -> TaskCgroup {
+        TaskCgroup {
+            version: CgroupVersion::V2,
+            dirs: vec![("unified".into(), self.root.join(parent).join(format!("{name}.scope")))],
+        }
+    }
+
     pub(super) fn create(
         &self,
         parent: &str,
