@@ -11,7 +11,7 @@
 
 use nomad_plugin_sdk::runtime::{self, Handshake};
 
-fn main() {
+fn main() -> std::process::ExitCode {
     runtime::run(Handshake::NOMAD, "runtime_probe", || {
         tracing::trace!("trace line");
         tracing::debug!(answer = 42, "debug line");
@@ -25,5 +25,5 @@ fn main() {
             eprintln!("hello on stderr");
         });
         tonic::service::Routes::default()
-    });
+    })
 }

@@ -4,7 +4,7 @@
 //! function; an unmodified Nomad agent (or the Nomad Autoscaler, or a CSI
 //! host) then loads the binary exactly as it loads a plugin written in Go.
 //! Plugin code never sees protobuf types, msgpack or the go-plugin
-//! handshake: it sees Nomad's concepts ([`driver::TaskConfig`],
+//! handshake: it sees Nomad's concepts ([`driver::Task`],
 //! [`driver::ExitResult`], a device's instances, a CSI volume) and returns
 //! [`PluginError`]s that reach Nomad as the gRPC status it expects.
 //!
@@ -15,11 +15,18 @@
 //! | `driver` | [`driver`] | task driver (`driver = "..."` in jobs) | `driver::serve` |
 //! | `executor` | `executor` | supervised, cgroup-limited task processes for drivers (Linux) | `executor::Executor` |
 //! | `device` | `device` | device plugin (GPUs, FPGAs, disks) | `device::serve` |
-//! | `csi` | `csi` | Container Storage Interface plugin | `csi::run` |
-//! | `autoscaler` | `autoscaler` | Nomad Autoscaler APM, strategy, target | `autoscaler::serve_apm` ... |
-//! | `host-volume` | `host_volume` | dynamic host volume plugin (exec-based) | `host_volume::run` |
-//! | `secrets` | `secrets` | secret provider plugin (exec-based) | `secrets::run` |
+//! | `csi` | `csi` | Container Storage Interface plugin | `csi::serve` |
+//! | `autoscaler` | `autoscaler` | Nomad Autoscaler APM, strategy, target | `autoscaler::apm::serve`, `autoscaler::strategy::serve`, `autoscaler::target::serve` |
+//! | `host-volume` | `host_volume` | dynamic host volume plugin (exec-based) | `host_volume::serve` |
+//! | `secrets` | `secrets` | secret provider plugin (exec-based) | `secrets::serve` |
 //! | `automtls` | `runtime::mtls` | go-plugin AutoMTLS for hosts that ask for it (Nomad does not) | automatic |
+//!
+//! Every entry point has the same shape, `serve(plugin) -> ExitCode`, so a
+//! plugin's `main` is one line: `fn main() -> ExitCode { driver::serve(MyDriver) }`.
+//! The kind Nomad is told comes from the trait the plugin is served
+//! through. Every gRPC kind also offers `routes(Arc<plugin>)` (CSI:
+//! `csi::routes(CsiPlugin)`): its tonic services, for embedding in a test
+//! with [`runtime::serve`].
 //!
 //! Always present: [`runtime`] (the go-plugin server), [`base`] (what every
 //! Nomad gRPC plugin answers), [`config`] (schemas derived from Rust types
@@ -37,7 +44,7 @@
 //! use std::time::Duration;
 //!
 //! #[derive(serde::Deserialize, nomad_plugin_sdk::ConfigSchema)]
-//! struct Task {
+//! struct EchoConfig {
 //!     /// What to echo.
 //!     #[nomad(required)]
 //!     message: String,
@@ -48,27 +55,27 @@
 //!     tasks: TaskStore<ExitWatch>,
 //! }
 //!
-//! #[async_trait::async_trait]
+//! #[nomad_plugin_sdk::async_trait]
 //! impl BasePlugin for Echo {
 //!     type Config = ();
 //!     fn info(&self) -> PluginInfo {
-//!         PluginInfo::driver("echo", "0.1.0")
+//!         PluginInfo::new("echo", "0.1.0")
 //!     }
 //! }
 //!
-//! #[async_trait::async_trait]
+//! #[nomad_plugin_sdk::async_trait]
 //! impl Driver for Echo {
-//!     type TaskConfig = Task;
+//!     type TaskConfig = EchoConfig;
 //!     type State = ();
 //!     async fn fingerprint(&self) -> Fingerprint {
 //!         Fingerprint::healthy()
 //!     }
-//!     async fn start_task(&self, t: driver::TaskConfig<Task>) -> Result<StartedTask<()>, PluginError> {
+//!     async fn start_task(&self, t: Task<EchoConfig>) -> Result<StartedTask<()>, PluginError> {
 //!         tracing::info!(task = %t.id, message = %t.config.message, "echo");
 //!         self.tasks.insert(&t.id, ExitWatch::new()).exited(ExitResult::code(0));
 //!         Ok(StartedTask { state: (), network: None })
 //!     }
-//!     async fn recover_task(&self, t: RecoveredTask<Task, ()>) -> Result<(), PluginError> {
+//!     async fn recover_task(&self, t: RecoveredTask<EchoConfig, ()>) -> Result<(), PluginError> {
 //!         self.tasks.insert(&t.id, ExitWatch::new()).exited(ExitResult::code(0));
 //!         Ok(())
 //!     }
@@ -91,13 +98,15 @@
 //!     }
 //! }
 //!
-//! fn main() {
-//!     driver::serve(Echo::default());
+//! fn main() -> std::process::ExitCode {
+//!     driver::serve(Echo::default())
 //! }
 //! # }
 //! ```
 #![warn(missing_docs)]
 
+#[cfg(any(feature = "driver", feature = "device"))]
+pub mod attribute;
 #[cfg(feature = "autoscaler")]
 pub mod autoscaler;
 pub mod base;
@@ -112,6 +121,11 @@ mod error;
 pub mod runtime;
 
 pub use error::PluginError;
+
+/// The attribute every plugin trait is implemented with, re-exported so a
+/// plugin needs no dependency besides this crate:
+/// `#[nomad_plugin_sdk::async_trait]`.
+pub use async_trait::async_trait;
 
 /// Derives [`config::schema::ConfigSchema`] for a serde config struct; see
 /// the [`config`] module for an example.

@@ -252,8 +252,8 @@ fn unix(t: SystemTime) -> String {
     }
 }
 
-fn main() {
-    nomad_plugin_sdk::autoscaler::serve_apm(ProcfsApm::new(ProcRoot::default()));
+fn main() -> std::process::ExitCode {
+    nomad_plugin_sdk::autoscaler::apm::serve(ProcfsApm::new(ProcRoot::default()))
 }
 
 #[cfg(test)]

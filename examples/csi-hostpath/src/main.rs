@@ -38,7 +38,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use nomad_plugin_sdk::csi::{
-    init_logging, level_from_env, serve, ControllerService, CsiPlugin, Endpoint, ExpansionMode,
+    init_logging, level_from_env, serve_at, ControllerService, CsiPlugin, Endpoint, ExpansionMode,
     LogFormat, NodeService, ServeOptions,
 };
 
@@ -195,7 +195,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(serve(plugin, ServeOptions::new(endpoint))) {
+    match runtime.block_on(serve_at(plugin, ServeOptions::new(endpoint))) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("csi-hostpath: {e}");

@@ -147,12 +147,12 @@ impl BlockdevPlugin {
     }
 }
 
-#[async_trait::async_trait]
+#[nomad_plugin_sdk::async_trait]
 impl BasePlugin for BlockdevPlugin {
     type Config = Config;
 
     fn info(&self) -> PluginInfo {
-        PluginInfo::device("device-blockdev", env!("CARGO_PKG_VERSION"))
+        PluginInfo::new("device-blockdev", env!("CARGO_PKG_VERSION"))
     }
 
     async fn set_config(&self, config: Config, _agent: AgentConfig) -> Result<(), PluginError> {
@@ -187,7 +187,7 @@ impl BasePlugin for BlockdevPlugin {
     }
 }
 
-#[async_trait::async_trait]
+#[nomad_plugin_sdk::async_trait]
 impl Device for BlockdevPlugin {
     async fn fingerprint(&self) -> Result<Vec<DeviceGroup>, PluginError> {
         let config = self.config();
@@ -258,6 +258,6 @@ impl Device for BlockdevPlugin {
     }
 }
 
-fn main() {
-    device::serve(BlockdevPlugin::default());
+fn main() -> std::process::ExitCode {
+    device::serve(BlockdevPlugin::default())
 }

@@ -126,12 +126,12 @@ impl RsExec {
     }
 }
 
-#[async_trait::async_trait]
+#[nomad_plugin_sdk::async_trait]
 impl BasePlugin for RsExec {
     type Config = AgentSettings;
 
     fn info(&self) -> PluginInfo {
-        PluginInfo::driver(NAME, env!("CARGO_PKG_VERSION"))
+        PluginInfo::new(NAME, env!("CARGO_PKG_VERSION"))
     }
 
     async fn set_config(
@@ -156,7 +156,7 @@ impl BasePlugin for RsExec {
     }
 }
 
-#[async_trait::async_trait]
+#[nomad_plugin_sdk::async_trait]
 impl driver::Driver for RsExec {
     type TaskConfig = RsExecTask;
     type State = RsExecState;
@@ -195,7 +195,7 @@ impl driver::Driver for RsExec {
 
     async fn start_task(
         &self,
-        task: driver::TaskConfig<RsExecTask>,
+        task: driver::Task<RsExecTask>,
     ) -> Result<StartedTask<RsExecState>, PluginError> {
         if self.tasks.contains(&task.id) {
             return Err(PluginError::AlreadyExists(format!(

@@ -37,9 +37,9 @@
 mod driver;
 
 // ANCHOR: main (shown in docs/src/task-drivers.md)
-fn main() {
+fn main() -> std::process::ExitCode {
     // The executor re-enters this binary as each task's supervisor.
     nomad_plugin_sdk::executor::run_supervisor_if_requested();
-    nomad_plugin_sdk::driver::serve(driver::RsExec::default());
+    nomad_plugin_sdk::driver::serve(driver::RsExec::default())
 }
 // ANCHOR_END: main

@@ -293,7 +293,7 @@ impl ImagePlugin {
     }
 }
 
-#[async_trait::async_trait]
+#[nomad_plugin_sdk::async_trait]
 impl HostVolume for ImagePlugin {
     async fn fingerprint(&self) -> Result<Fingerprint, HostVolumeError> {
         Ok(Fingerprint::new(PluginVersion::parse(env!(
@@ -375,7 +375,7 @@ impl HostVolume for ImagePlugin {
 }
 
 fn main() -> std::process::ExitCode {
-    host_volume::run(ImagePlugin)
+    host_volume::serve(ImagePlugin)
 }
 
 #[cfg(test)]

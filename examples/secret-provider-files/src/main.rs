@@ -216,7 +216,7 @@ fn parse(text: &str) -> Result<Secrets, String> {
     Ok(out)
 }
 
-#[async_trait::async_trait]
+#[nomad_plugin_sdk::async_trait]
 impl SecretProvider for Files {
     async fn fingerprint(&self) -> Result<Fingerprint, SecretsError> {
         Ok(Fingerprint::new(PluginVersion::parse(env!(
@@ -257,7 +257,7 @@ fn main() -> std::process::ExitCode {
         .unwrap_or_default();
     let mut config = exe.into_os_string();
     config.push(".json");
-    secrets::run(Files {
+    secrets::serve(Files {
         config: PathBuf::from(config),
     })
 }

@@ -146,8 +146,8 @@ impl Strategy for TargetValue {
     }
 }
 
-fn main() {
-    nomad_plugin_sdk::autoscaler::serve_strategy(TargetValue);
+fn main() -> std::process::ExitCode {
+    nomad_plugin_sdk::autoscaler::strategy::serve(TargetValue)
 }
 
 #[cfg(test)]

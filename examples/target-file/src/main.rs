@@ -148,8 +148,8 @@ impl Target for FileTarget {
     }
 }
 
-fn main() {
-    nomad_plugin_sdk::autoscaler::serve_target(FileTarget::new());
+fn main() -> std::process::ExitCode {
+    nomad_plugin_sdk::autoscaler::target::serve(FileTarget::new())
 }
 
 #[cfg(test)]

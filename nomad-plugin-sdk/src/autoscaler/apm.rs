@@ -109,3 +109,27 @@ impl<P: Apm + ?Sized> pb::apm_plugin_service_server::ApmPluginService for ApmSer
         }))
     }
 }
+
+/// Runs `plugin` as an autoscaler apm plugin until the agent stops it:
+/// the one line of the plugin's `main`.
+///
+/// Checks the autoscaler's magic cookie (a binary started by hand prints
+/// go-plugin's "This binary is a plugin" message and returns status 1),
+/// logs through `tracing` as go-hclog JSON under the plugin's name, and
+/// serves. Returns status 1 if serving fails.
+pub fn serve<P: Apm>(plugin: P) -> std::process::ExitCode {
+    let name = plugin.name();
+    let plugin = Arc::new(plugin);
+    super::run(&name, move || routes(plugin))
+}
+
+/// An APM plugin's gRPC services (`BasePluginService` announcing an APM
+/// plugin, and `APMPluginService`), for embedding in a test with
+/// [`runtime::serve`](crate::runtime::serve).
+pub fn routes<P: Apm>(plugin: Arc<P>) -> tonic::service::Routes {
+    super::base_routes(plugin.clone(), super::base::Kind::Apm).add_service(
+        crate::runtime::limit_message_size!(
+            pb::apm_plugin_service_server::ApmPluginServiceServer::new(ApmService { plugin })
+        ),
+    )
+}

@@ -3,7 +3,8 @@
 //! go-plugin gRPC (autoscaler 0.3.0 and later).
 //!
 //! Implement [`Base`] and one of [`Apm`], [`Strategy`] or [`Target`], then
-//! call the kind's `serve` function from `main`:
+//! call that kind's `serve` ([`apm::serve`], [`strategy::serve`],
+//! [`target::serve`]) from `main`:
 //!
 //! ```no_run
 //! use nomad_plugin_sdk::autoscaler::prelude::*;
@@ -26,8 +27,8 @@
 //!     }
 //! }
 //!
-//! fn main() {
-//!     nomad_plugin_sdk::autoscaler::serve_apm(Echo);
+//! fn main() -> std::process::ExitCode {
+//!     nomad_plugin_sdk::autoscaler::apm::serve(Echo)
 //! }
 //! ```
 //!
@@ -50,24 +51,23 @@
 //! | calls | `Query`, `Run`, `Status`/`Scale`, with no deadline except a target's `Status` | converts to and from the types of this module; errors through [`AutoscalerError`] |
 //! | stop | go-plugin's `Shutdown`, SIGKILL two seconds later | stops serving and exits |
 
-mod apm;
+pub mod apm;
 mod base;
 pub mod config;
 mod error;
-mod strategy;
-mod target;
+pub mod strategy;
+pub mod target;
 mod types;
 pub mod wire;
 
 use std::sync::Arc;
 
-use nomad_plugin_proto::autoscaler::apm::apm_plugin_service_server::ApmPluginServiceServer;
+use std::process::ExitCode;
+
 use nomad_plugin_proto::autoscaler::base::base_plugin_service_server::BasePluginServiceServer;
-use nomad_plugin_proto::autoscaler::strategy::strategy_plugin_service_server::StrategyPluginServiceServer;
-use nomad_plugin_proto::autoscaler::target::target_plugin_service_server::TargetPluginServiceServer;
 use tonic::service::Routes;
 
-use crate::runtime::{self, Handshake, MAX_MESSAGE_SIZE};
+use crate::runtime::{self, limit_message_size, Handshake};
 
 pub use apm::Apm;
 pub use base::{binary_name, Base};
@@ -93,69 +93,16 @@ pub mod prelude {
     pub use async_trait::async_trait;
 }
 
-macro_rules! sized {
-    ($server:expr) => {
-        $server
-            .max_decoding_message_size(MAX_MESSAGE_SIZE)
-            .max_encoding_message_size(MAX_MESSAGE_SIZE)
-    };
-}
-
+/// `BasePluginService` announcing `kind`, the start of every autoscaler
+/// plugin's routes.
 fn base_routes<P: Base + ?Sized>(plugin: Arc<P>, kind: Kind) -> Routes {
-    Routes::new(sized!(BasePluginServiceServer::new(BaseService {
-        plugin,
-        kind
-    })))
-}
-
-/// The gRPC services of an APM plugin (`BasePluginService` and
-/// `APMPluginService`), for [`runtime::serve`] when embedding.
-pub fn apm_routes<P: Apm>(plugin: P) -> Routes {
-    let plugin = Arc::new(plugin);
-    base_routes(plugin.clone(), Kind::Apm).add_service(sized!(ApmPluginServiceServer::new(
-        apm::ApmService { plugin }
+    Routes::new(limit_message_size!(BasePluginServiceServer::new(
+        BaseService { plugin, kind }
     )))
 }
 
-/// The gRPC services of a strategy plugin (`BasePluginService` and
-/// `StrategyPluginService`).
-pub fn strategy_routes<P: Strategy>(plugin: P) -> Routes {
-    let plugin = Arc::new(plugin);
-    base_routes(plugin.clone(), Kind::Strategy).add_service(sized!(
-        StrategyPluginServiceServer::new(strategy::StrategyService { plugin })
-    ))
-}
-
-/// The gRPC services of a target plugin (`BasePluginService` and
-/// `TargetPluginService`).
-pub fn target_routes<P: Target>(plugin: P) -> Routes {
-    let plugin = Arc::new(plugin);
-    base_routes(plugin.clone(), Kind::Target).add_service(sized!(TargetPluginServiceServer::new(
-        target::TargetService { plugin }
-    )))
-}
-
-/// Runs an APM plugin until the agent stops it: the whole `main`.
-///
-/// Checks the autoscaler's magic cookie (a binary started by hand prints
-/// go-plugin's "This binary is a plugin" message and exits 1), logs through
-/// `tracing` as go-hclog JSON under the plugin's name, and serves. Exits
-/// the process with status 1 if serving fails.
-pub fn serve_apm<P: Apm>(plugin: P) {
-    let name = plugin.name();
-    runtime::run(Handshake::AUTOSCALER, &name, move || apm_routes(plugin));
-}
-
-/// Runs a strategy plugin until the agent stops it; see [`serve_apm`].
-pub fn serve_strategy<P: Strategy>(plugin: P) {
-    let name = plugin.name();
-    runtime::run(Handshake::AUTOSCALER, &name, move || {
-        strategy_routes(plugin)
-    });
-}
-
-/// Runs a target plugin until the agent stops it; see [`serve_apm`].
-pub fn serve_target<P: Target>(plugin: P) {
-    let name = plugin.name();
-    runtime::run(Handshake::AUTOSCALER, &name, move || target_routes(plugin));
+/// Runs `routes` behind the autoscaler's handshake until the agent stops
+/// the plugin: what each kind's `serve` does.
+fn run(name: &str, routes: impl FnOnce() -> Routes) -> ExitCode {
+    runtime::run(Handshake::AUTOSCALER, name, routes)
 }

@@ -67,3 +67,29 @@ impl<P: Strategy + ?Sized> pb::strategy_plugin_service_server::StrategyPluginSer
         }))
     }
 }
+
+/// Runs `plugin` as an autoscaler strategy plugin until the agent stops it:
+/// the one line of the plugin's `main`.
+///
+/// Checks the autoscaler's magic cookie (a binary started by hand prints
+/// go-plugin's "This binary is a plugin" message and returns status 1),
+/// logs through `tracing` as go-hclog JSON under the plugin's name, and
+/// serves. Returns status 1 if serving fails.
+pub fn serve<P: Strategy>(plugin: P) -> std::process::ExitCode {
+    let name = plugin.name();
+    let plugin = Arc::new(plugin);
+    super::run(&name, move || routes(plugin))
+}
+
+/// A strategy plugin's gRPC services (`BasePluginService` announcing a
+/// strategy plugin, and `StrategyPluginService`), for embedding in a test with
+/// [`runtime::serve`](crate::runtime::serve).
+pub fn routes<P: Strategy>(plugin: Arc<P>) -> tonic::service::Routes {
+    super::base_routes(plugin.clone(), super::base::Kind::Strategy).add_service(
+        crate::runtime::limit_message_size!(
+            pb::strategy_plugin_service_server::StrategyPluginServiceServer::new(StrategyService {
+                plugin
+            })
+        ),
+    )
+}

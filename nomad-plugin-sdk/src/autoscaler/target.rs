@@ -75,3 +75,29 @@ impl<P: Target + ?Sized> pb::target_plugin_service_server::TargetPluginService
         }))
     }
 }
+
+/// Runs `plugin` as an autoscaler target plugin until the agent stops it:
+/// the one line of the plugin's `main`.
+///
+/// Checks the autoscaler's magic cookie (a binary started by hand prints
+/// go-plugin's "This binary is a plugin" message and returns status 1),
+/// logs through `tracing` as go-hclog JSON under the plugin's name, and
+/// serves. Returns status 1 if serving fails.
+pub fn serve<P: Target>(plugin: P) -> std::process::ExitCode {
+    let name = plugin.name();
+    let plugin = Arc::new(plugin);
+    super::run(&name, move || routes(plugin))
+}
+
+/// A target plugin's gRPC services (`BasePluginService` announcing a
+/// target plugin, and `TargetPluginService`), for embedding in a test with
+/// [`runtime::serve`](crate::runtime::serve).
+pub fn routes<P: Target>(plugin: Arc<P>) -> tonic::service::Routes {
+    super::base_routes(plugin.clone(), super::base::Kind::Target).add_service(
+        crate::runtime::limit_message_size!(
+            pb::target_plugin_service_server::TargetPluginServiceServer::new(TargetService {
+                plugin
+            })
+        ),
+    )
+}

@@ -21,12 +21,12 @@
 //!
 //! struct Hello;
 //!
-//! #[async_trait::async_trait]
+//! #[nomad_plugin_sdk::async_trait]
 //! impl BasePlugin for Hello {
 //!     type Config = HelloConfig;
 //!
 //!     fn info(&self) -> PluginInfo {
-//!         PluginInfo::driver("hello", env!("CARGO_PKG_VERSION"))
+//!         PluginInfo::new("hello", env!("CARGO_PKG_VERSION"))
 //!     }
 //!
 //!     async fn set_config(&self, config: HelloConfig, agent: AgentConfig) -> Result<(), PluginError> {
@@ -56,20 +56,24 @@ use crate::PluginError;
 /// The Nomad plugin API version every current Nomad agent requires.
 pub const PLUGIN_API_VERSION: &str = "v0.1.0";
 
-/// The kind of a Nomad (go-plugin) plugin.
+/// The kind a plugin announces in `PluginInfo`. It comes from the trait
+/// the plugin is served through (`driver::serve` announces a driver), never
+/// from the plugin's own answer, so a plugin cannot be served as one kind
+/// and announce another.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PluginKind {
+#[cfg_attr(not(any(feature = "driver", feature = "device")), allow(dead_code))]
+pub(crate) enum PluginKind {
     /// A task driver (`driver = "..."` in job files).
     Driver,
     /// A device plugin (GPUs, FPGAs, ...).
     Device,
 }
 
-/// Who the plugin is, as Nomad's `PluginInfo` reports it.
+/// Who the plugin is, as Nomad's `PluginInfo` reports it (the kind is
+/// added by the kind's `serve`).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PluginInfo {
-    /// Driver or device.
-    pub kind: PluginKind,
     /// The plugin's name: the `driver` value in job files and the prefix of
     /// its node attributes. Keep the binary's file name equal to it.
     pub name: String,
@@ -81,23 +85,20 @@ pub struct PluginInfo {
 }
 
 impl PluginInfo {
-    /// Info for a task driver speaking API `v0.1.0`.
-    pub fn driver(name: impl Into<String>, version: impl Into<String>) -> Self {
-        Self::new(PluginKind::Driver, name, version)
-    }
-
-    /// Info for a device plugin speaking API `v0.1.0`.
-    pub fn device(name: impl Into<String>, version: impl Into<String>) -> Self {
-        Self::new(PluginKind::Device, name, version)
-    }
-
-    fn new(kind: PluginKind, name: impl Into<String>, version: impl Into<String>) -> Self {
+    /// Info for a plugin named `name` at `version`, speaking plugin API
+    /// `v0.1.0`.
+    pub fn new(name: impl Into<String>, version: impl Into<String>) -> Self {
         PluginInfo {
-            kind,
             name: name.into(),
             version: version.into(),
             api_versions: vec![PLUGIN_API_VERSION.to_string()],
         }
+    }
+
+    /// Replaces the plugin API versions announced (default: `v0.1.0`).
+    pub fn api_versions(mut self, versions: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.api_versions = versions.into_iter().map(Into::into).collect();
+        self
     }
 }
 

@@ -13,23 +13,21 @@ use crate::PluginError;
 /// Serves `BasePlugin` for any plugin kind.
 pub(crate) struct BaseService<P> {
     plugin: Arc<P>,
-}
-
-impl<P> BaseService<P> {
-    pub(crate) fn new(plugin: Arc<P>) -> Self {
-        BaseService { plugin }
-    }
+    kind: PluginKind,
 }
 
 /// The start of every Nomad plugin's service set: `BasePlugin` over
 /// `plugin`. Kind modules add their own service and hand the routes to
-/// [`crate::runtime::run`].
-pub(crate) fn base_routes<P: BasePlugin>(plugin: Arc<P>) -> tonic::service::RoutesBuilder {
+/// [`crate::runtime::run`]. `kind` is the kind's own: the plugin does not
+/// choose it.
+pub(crate) fn base_routes<P: BasePlugin>(
+    plugin: Arc<P>,
+    kind: PluginKind,
+) -> tonic::service::RoutesBuilder {
     let mut routes = tonic::service::RoutesBuilder::default();
-    routes.add_service(
-        pb::base_plugin_server::BasePluginServer::new(BaseService::new(plugin))
-            .max_decoding_message_size(crate::runtime::MAX_MESSAGE_SIZE),
-    );
+    routes.add_service(crate::runtime::limit_message_size!(
+        pb::base_plugin_server::BasePluginServer::new(BaseService { plugin, kind })
+    ));
     routes
 }
 
@@ -41,7 +39,7 @@ impl<P: BasePlugin> BasePluginRpc for BaseService<P> {
     ) -> Result<Response<pb::PluginInfoResponse>, Status> {
         let info = self.plugin.info();
         Ok(Response::new(pb::PluginInfoResponse {
-            r#type: match info.kind {
+            r#type: match self.kind {
                 PluginKind::Driver => pb::PluginType::Driver as i32,
                 PluginKind::Device => pb::PluginType::Device as i32,
             },

@@ -13,7 +13,7 @@
 //! * [`Outcome`]: what a run writes to stdout and the exit status, so an
 //!   operation can be tested in-process before it is tested as a binary.
 //!
-//! The per-kind `run` functions also protect stdout and stderr: stray output
+//! The per-kind `serve` functions also protect stdout and stderr: stray output
 //! (a `println!`, a child process such as `mkfs` that inherits stdout) can no
 //! longer corrupt the JSON Nomad parses; see the kind's module docs for where
 //! logs go.
@@ -54,7 +54,7 @@ impl Fingerprint {
 /// What one plugin run produced: the bytes for stdout and the exit status.
 ///
 /// The per-kind `execute` functions return it without touching the process's
-/// real stdout, which makes every operation testable in-process; `run`
+/// real stdout, which makes every operation testable in-process; `serve`
 /// writes it out and exits with [`exit_code`](Self::exit_code).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {

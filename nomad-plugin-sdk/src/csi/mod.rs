@@ -53,7 +53,7 @@
 //!
 //! fn main() -> std::process::ExitCode {
 //!     let plugin = Arc::new(Tmpfs);
-//!     run(CsiPlugin::new(plugin.clone()).node(NodeService::builder(plugin).build()))
+//!     serve(CsiPlugin::new(plugin.clone()).node(NodeService::builder(plugin).build()))
 //! }
 //! ```
 //!
@@ -100,8 +100,8 @@ pub use requests::{
     MAX_NAME_LENGTH,
 };
 pub use serve::{
-    bind, init_logging, level_from_env, run, serve, serve_with_shutdown, shutdown_signal,
-    BoundSocket, Endpoint, LogFormat, ServeError, ServeOptions, ENDPOINT_ENV,
+    bind, init_logging, level_from_env, routes, serve, serve_at, serve_with_shutdown,
+    shutdown_signal, BoundSocket, Endpoint, LogFormat, ServeError, ServeOptions, ENDPOINT_ENV,
 };
 pub use types::{
     AccessMode, AccessType, Capacity, CapacityRange, ContentSource, Expansion, Map, MountOptions,

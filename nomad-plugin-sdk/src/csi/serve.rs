@@ -14,10 +14,12 @@ use std::sync::Arc;
 use nomad_plugin_proto::csi::controller_server::ControllerServer;
 use nomad_plugin_proto::csi::identity_server::IdentityServer;
 use nomad_plugin_proto::csi::node_server::NodeServer;
+use tonic::service::{Routes, RoutesBuilder};
 use tracing::Level;
 
 use super::grpc::{ControllerGrpc, IdentityGrpc, NodeGrpc};
 use super::plugin::CsiPlugin;
+use crate::runtime::limit_message_size;
 
 /// The environment variable Nomad (and every CSI CO) sets to the endpoint.
 pub const ENDPOINT_ENV: &str = "CSI_ENDPOINT";
@@ -216,17 +218,8 @@ impl BoundSocket {
             "CSI plugin listening"
         );
 
-        let plugin = Arc::new(plugin);
-        let controller = plugin
-            .has_controller()
-            .then(|| ControllerServer::new(ControllerGrpc(plugin.clone())));
-        let node = plugin
-            .has_node()
-            .then(|| NodeServer::new(NodeGrpc(plugin.clone())));
         let result = tonic::transport::Server::builder()
-            .add_service(IdentityServer::new(IdentityGrpc(plugin.clone())))
-            .add_optional_service(controller)
-            .add_optional_service(node)
+            .add_routes(routes(plugin))
             .serve_with_incoming_shutdown(
                 tokio_stream::wrappers::UnixListenerStream::new(listener),
                 shutdown,
@@ -267,8 +260,27 @@ pub async fn shutdown_signal() {
     }
 }
 
-/// Serves `plugin` until SIGTERM or SIGINT.
-pub async fn serve(plugin: CsiPlugin, options: ServeOptions) -> Result<(), ServeError> {
+/// The plugin's gRPC services (`Identity`, and `Controller` and `Node` as
+/// registered), for embedding in a test or in a server of your own.
+pub fn routes(plugin: CsiPlugin) -> Routes {
+    let plugin = Arc::new(plugin);
+    let mut routes = RoutesBuilder::default();
+    routes.add_service(limit_message_size!(IdentityServer::new(IdentityGrpc(
+        plugin.clone()
+    ))));
+    if plugin.has_controller() {
+        routes.add_service(limit_message_size!(ControllerServer::new(ControllerGrpc(
+            plugin.clone()
+        ))));
+    }
+    if plugin.has_node() {
+        routes.add_service(limit_message_size!(NodeServer::new(NodeGrpc(plugin))));
+    }
+    routes.routes()
+}
+
+/// Serves `plugin` on `options`' endpoint until SIGTERM or SIGINT.
+pub async fn serve_at(plugin: CsiPlugin, options: ServeOptions) -> Result<(), ServeError> {
     serve_with_shutdown(plugin, options, shutdown_signal()).await
 }
 
@@ -332,10 +344,12 @@ pub fn init_logging(name: &str, format: LogFormat, level: Level) {
     };
 }
 
-/// The one-line `main`: logging from `CSI_LOG_FORMAT`/`CSI_LOG_LEVEL`,
-/// the endpoint from `--endpoint` or `CSI_ENDPOINT`, serve until SIGTERM
-/// or SIGINT. Returns the process exit code.
-pub fn run(plugin: CsiPlugin) -> ExitCode {
+/// Serves `plugin` as a CSI plugin: the one line of its `main`. Logging
+/// from `CSI_LOG_FORMAT`/`CSI_LOG_LEVEL`, the endpoint from `--endpoint` or
+/// `CSI_ENDPOINT`, serve until SIGTERM or SIGINT. Returns
+/// [`ExitCode::SUCCESS`] after a clean stop and status 1 when it cannot
+/// serve.
+pub fn serve(plugin: CsiPlugin) -> ExitCode {
     let name = std::env::args()
         .next()
         .and_then(|a| {
@@ -350,7 +364,7 @@ pub fn run(plugin: CsiPlugin) -> ExitCode {
             .enable_all()
             .build()
             .map_err(ServeError::Runtime)?
-            .block_on(serve(plugin, ServeOptions::new(endpoint)))
+            .block_on(serve_at(plugin, ServeOptions::new(endpoint)))
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -13,15 +13,15 @@
 //!
 //! struct Fpga;
 //!
-//! #[async_trait::async_trait]
+//! #[nomad_plugin_sdk::async_trait]
 //! impl BasePlugin for Fpga {
 //!     type Config = ();
 //!     fn info(&self) -> PluginInfo {
-//!         PluginInfo::device("acme-fpga", "0.1.0")
+//!         PluginInfo::new("acme-fpga", "0.1.0")
 //!     }
 //! }
 //!
-//! #[async_trait::async_trait]
+//! #[nomad_plugin_sdk::async_trait]
 //! impl Device for Fpga {
 //!     async fn fingerprint(&self) -> Result<Vec<DeviceGroup>, PluginError> {
 //!         Ok(vec![DeviceGroup::new("acme", "fpga", "X100")
@@ -48,8 +48,8 @@
 //!     }
 //! }
 //!
-//! fn main() {
-//!     device::serve(Fpga);
+//! fn main() -> std::process::ExitCode {
+//!     device::serve(Fpga)
 //! }
 //! ```
 //!
@@ -70,22 +70,21 @@ mod fingerprint;
 mod reserve;
 mod service;
 mod stats;
-mod units;
 
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use crate::attribute::{Attribute, Unit, UnitBase, UnknownUnit};
 pub use diff::FingerprintDiff;
-pub use fingerprint::{
-    validate_fingerprint, Attribute, DeviceGroup, DeviceInstance, InvalidFingerprint,
-};
+pub use fingerprint::{validate_fingerprint, DeviceGroup, DeviceInstance, InvalidFingerprint};
 pub use reserve::{ContainerReservation, DeviceSpec, Mount};
 pub use stats::{DeviceGroupStats, DeviceStats, Stat, StatObject, StatValue};
-pub use units::{Unit, UnitBase, UnknownUnit};
 
-use crate::base::{base_routes, BasePlugin};
+use crate::base::{base_routes, BasePlugin, PluginKind};
 use crate::runtime::{self, Handshake};
 use crate::PluginError;
+use tonic::service::Routes;
 
 /// How often the SDK fingerprints when the plugin does not say: one
 /// minute, as Nomad's nvidia plugin.
@@ -136,25 +135,26 @@ pub trait Device: BasePlugin {
     async fn stats(&self) -> Result<Vec<DeviceGroupStats>, PluginError>;
 }
 
-/// The plugin's gRPC services (`BasePlugin` and `DevicePlugin`), for
-/// embedding in a test with [`runtime::serve`].
-pub fn routes<P: Device>(plugin: Arc<P>) -> tonic::service::Routes {
-    let mut routes = base_routes(plugin.clone());
-    routes.add_service(
+/// Serves `plugin` to Nomad as a device plugin: the one line of a device
+/// plugin's `main`. Returns [`ExitCode::SUCCESS`] when Nomad stops the
+/// plugin, and status 1 when it cannot serve (for example when run by hand,
+/// without Nomad's cookie).
+pub fn serve<P: Device>(plugin: P) -> ExitCode {
+    let name = plugin.info().name;
+    let plugin = Arc::new(plugin);
+    runtime::run(Handshake::NOMAD, &name, move || routes(plugin))
+}
+
+/// The plugin's gRPC services (`BasePlugin` announcing a device plugin, and
+/// `DevicePlugin`), for embedding in a test with [`runtime::serve`].
+pub fn routes<P: Device>(plugin: Arc<P>) -> Routes {
+    let mut routes = base_routes(plugin.clone(), PluginKind::Device);
+    routes.add_service(runtime::limit_message_size!(
         nomad_plugin_proto::nomad::device::device_plugin_server::DevicePluginServer::new(
             service::DeviceService::new(plugin),
         )
-        .max_decoding_message_size(runtime::MAX_MESSAGE_SIZE),
-    );
+    ));
     routes.routes()
-}
-
-/// Runs `plugin` as a Nomad device plugin: the whole `main` of a plugin
-/// binary. Returns when Nomad stops the plugin; exits the process with
-/// status 1 if it cannot serve.
-pub fn serve<P: Device>(plugin: P) {
-    let name = plugin.info().name;
-    runtime::run(Handshake::NOMAD, &name, move || routes(Arc::new(plugin)));
 }
 
 #[cfg(test)]

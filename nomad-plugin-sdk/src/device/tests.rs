@@ -52,7 +52,7 @@ fn group(ids: &[&str]) -> DeviceGroup {
 impl BasePlugin for Fake {
     type Config = ();
     fn info(&self) -> PluginInfo {
-        PluginInfo::device("fake", "0.1.0")
+        PluginInfo::new("fake", "0.1.0")
     }
 }
 

@@ -35,15 +35,15 @@
 //!     tasks: TaskStore<ExitWatch>,
 //! }
 //!
-//! #[async_trait::async_trait]
+//! #[nomad_plugin_sdk::async_trait]
 //! impl BasePlugin for Sleeper {
 //!     type Config = ();
 //!     fn info(&self) -> PluginInfo {
-//!         PluginInfo::driver("sleeper", "0.1.0")
+//!         PluginInfo::new("sleeper", "0.1.0")
 //!     }
 //! }
 //!
-//! #[async_trait::async_trait]
+//! #[nomad_plugin_sdk::async_trait]
 //! impl Driver for Sleeper {
 //!     type TaskConfig = SleepConfig;
 //!     type State = State;
@@ -52,7 +52,7 @@
 //!         Fingerprint::healthy().attribute("driver.sleeper.version", "0.1.0")
 //!     }
 //!
-//!     async fn start_task(&self, task: driver::TaskConfig<SleepConfig>) -> Result<StartedTask<State>, PluginError> {
+//!     async fn start_task(&self, task: Task<SleepConfig>) -> Result<StartedTask<State>, PluginError> {
 //!         let exit = self.tasks.insert(&task.id, ExitWatch::new());
 //!         let seconds = task.config.seconds;
 //!         tokio::spawn(async move {
@@ -101,8 +101,8 @@
 //!     }
 //! }
 //!
-//! fn main() {
-//!     driver::serve(Sleeper::default());
+//! fn main() -> std::process::ExitCode {
+//!     driver::serve(Sleeper::default())
 //! }
 //! ```
 
@@ -113,12 +113,15 @@ mod service;
 mod store;
 mod types;
 
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use tonic::service::Routes;
 
+pub use crate::attribute::{Attribute, Unit, UnitBase, UnknownUnit};
 pub use events::EventBus;
 pub use exec::{ExecInput, ExecOutputSink, ExecSession, SessionClosed};
 pub use store::{not_found, ExitWatch, TaskStore};
@@ -174,7 +177,7 @@ pub trait Driver: BasePlugin {
     /// error fails the task for good.
     async fn start_task(
         &self,
-        task: TaskConfig<Self::TaskConfig>,
+        task: Task<Self::TaskConfig>,
     ) -> Result<StartedTask<Self::State>, PluginError>;
 
     /// Re-attaches to a task after the plugin (or the agent) restarted, from
@@ -286,13 +289,20 @@ pub trait Driver: BasePlugin {
     }
 }
 
-/// Serves `driver` to Nomad: the one line of a driver's `main`. Returns when
-/// Nomad stops the plugin; exits the process with status 1 when it cannot
-/// serve (for example when run by hand, without Nomad's cookie).
-pub fn serve<D: Driver>(driver: D) {
+/// Serves `driver` to Nomad as a task driver: the one line of a driver's
+/// `main`. Returns [`ExitCode::SUCCESS`] when Nomad stops the plugin, and
+/// status 1 when it cannot serve (for example when run by hand, without
+/// Nomad's cookie).
+pub fn serve<D: Driver>(driver: D) -> ExitCode {
     let name = driver.info().name;
     let driver = Arc::new(driver);
     crate::runtime::run(crate::runtime::Handshake::NOMAD, &name, move || {
-        service::routes(driver)
-    });
+        routes(driver)
+    })
+}
+
+/// The driver's gRPC services (`BasePlugin` announcing a driver, and
+/// `Driver`), for embedding in a test with [`crate::runtime::serve`].
+pub fn routes<D: Driver>(driver: Arc<D>) -> Routes {
+    service::routes(driver)
 }

@@ -22,11 +22,10 @@ use crate::config::schema::ConfigSchema;
 const HANDLE_VERSION: i32 = 1;
 
 pub(super) fn routes<D: Driver>(driver: Arc<D>) -> tonic::service::Routes {
-    let mut routes = crate::base::base_routes(driver.clone());
-    routes.add_service(
-        DriverServer::new(DriverService { driver })
-            .max_decoding_message_size(crate::runtime::MAX_MESSAGE_SIZE),
-    );
+    let mut routes = crate::base::base_routes(driver.clone(), crate::base::PluginKind::Driver);
+    routes.add_service(crate::runtime::limit_message_size!(DriverServer::new(
+        DriverService { driver }
+    )));
     routes.routes()
 }
 
@@ -231,26 +230,13 @@ fn mode_to_proto(m: NetworkMode) -> pb::network_isolation_spec::NetworkIsolation
     }
 }
 
-fn attribute(v: &AttributeValue) -> structs::Attribute {
-    use structs::attribute::Value;
-    structs::Attribute {
-        unit: String::new(),
-        value: Some(match v {
-            AttributeValue::String(s) => Value::StringVal(s.clone()),
-            AttributeValue::Int(i) => Value::IntVal(*i),
-            AttributeValue::Float(f) => Value::FloatVal(*f),
-            AttributeValue::Bool(b) => Value::BoolVal(*b),
-        }),
-    }
-}
-
 fn fingerprint_to_proto(f: &Fingerprint) -> pb::FingerprintResponse {
     use pb::fingerprint_response::HealthState as H;
     pb::FingerprintResponse {
         attributes: f
             .attributes
             .iter()
-            .map(|(k, v)| (k.clone(), attribute(v)))
+            .map(|(k, v)| (k.clone(), v.to_proto()))
             .collect(),
         health: match f.health {
             Health::Undetected => H::Undetected,
@@ -466,7 +452,7 @@ impl<D: Driver> DriverRpc for DriverService<D> {
             return Err(missing("the task id"));
         }
         let decoded = decode_task_config::<D::TaskConfig>(&config.msgpack_driver_config)?;
-        let task = TaskConfig {
+        let task = Task {
             id: config.id.clone(),
             name: config.name.clone(),
             config: decoded,

@@ -6,10 +6,12 @@ use std::time::{Duration, SystemTime};
 
 use nomad_plugin_proto::nomad::drivers as pb;
 
+use crate::attribute::Attribute;
+
 /// Everything Nomad tells a driver about a task to start, with the task's
 /// `config { ... }` block decoded into the driver's own type `C`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct TaskConfig<C> {
+pub struct Task<C> {
     /// Unique id of this start attempt: `<alloc id>/<task name>/<8 hex>`.
     pub id: String,
     /// The task's name in the job.
@@ -410,45 +412,6 @@ pub enum Health {
     Healthy,
 }
 
-/// An attribute value for the node (`driver.<name>.<key>`).
-#[derive(Debug, Clone, PartialEq)]
-pub enum AttributeValue {
-    /// Text.
-    String(String),
-    /// Integer.
-    Int(i64),
-    /// Floating point.
-    Float(f64),
-    /// Boolean.
-    Bool(bool),
-}
-
-impl From<&str> for AttributeValue {
-    fn from(s: &str) -> Self {
-        AttributeValue::String(s.to_string())
-    }
-}
-impl From<String> for AttributeValue {
-    fn from(s: String) -> Self {
-        AttributeValue::String(s)
-    }
-}
-impl From<i64> for AttributeValue {
-    fn from(v: i64) -> Self {
-        AttributeValue::Int(v)
-    }
-}
-impl From<bool> for AttributeValue {
-    fn from(v: bool) -> Self {
-        AttributeValue::Bool(v)
-    }
-}
-impl From<f64> for AttributeValue {
-    fn from(v: f64) -> Self {
-        AttributeValue::Float(v)
-    }
-}
-
 /// One fingerprint of the driver.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Fingerprint {
@@ -457,7 +420,7 @@ pub struct Fingerprint {
     /// Why, in a few words (`Healthy`, `docker daemon not running`).
     pub description: String,
     /// Node attributes, keyed in full (`driver.mydriver.version`).
-    pub attributes: BTreeMap<String, AttributeValue>,
+    pub attributes: BTreeMap<String, Attribute>,
 }
 
 impl Fingerprint {
@@ -480,7 +443,7 @@ impl Fingerprint {
     }
 
     /// Adds an attribute.
-    pub fn attribute(mut self, key: impl Into<String>, value: impl Into<AttributeValue>) -> Self {
+    pub fn attribute(mut self, key: impl Into<String>, value: impl Into<Attribute>) -> Self {
         self.attributes.insert(key.into(), value.into());
         self
     }

@@ -3,7 +3,7 @@
 //! Nomad runs a host volume plugin as a one-shot executable from the client's
 //! `host_volume_plugin_dir`; the file name is the plugin id a volume
 //! specification's `plugin_id` selects. Implement [`HostVolume`] and call
-//! [`run`] from `main`:
+//! [`serve`] from `main`:
 //!
 //! ```no_run
 //! use nomad_plugin_sdk::common::{Fingerprint, PluginVersion};
@@ -13,7 +13,7 @@
 //!
 //! struct Dirs;
 //!
-//! #[async_trait::async_trait]
+//! #[nomad_plugin_sdk::async_trait]
 //! impl HostVolume for Dirs {
 //!     async fn fingerprint(&self) -> Result<Fingerprint, HostVolumeError> {
 //!         Ok(Fingerprint::new(PluginVersion::parse(env!("CARGO_PKG_VERSION"))?))
@@ -36,11 +36,11 @@
 //! }
 //!
 //! fn main() -> std::process::ExitCode {
-//!     host_volume::run(Dirs)
+//!     host_volume::serve(Dirs)
 //! }
 //! ```
 //!
-//! # The contract [`run`] keeps for you
+//! # The contract [`serve`] keeps for you
 //!
 //! | Nomad does | the SDK |
 //! | --- | --- |
@@ -81,14 +81,14 @@
 
 mod error;
 mod request;
-mod run;
+mod serve;
 
 use std::path::PathBuf;
 
 pub use crate::common::Fingerprint;
 pub use error::HostVolumeError;
 pub use request::{env, is_strictly_inside, sanitize_name, CreateRequest, DeleteRequest, VolumeId};
-pub use run::{execute, run, run_with_options, RunOptions};
+pub use serve::{execute, serve, serve_with_options, ServeOptions};
 
 /// A host volume plugin, in Nomad's words.
 ///

@@ -29,6 +29,7 @@ pub mod logging;
 pub mod mtls;
 mod stdio;
 
+use std::process::ExitCode;
 use std::time::Duration;
 
 use futures::FutureExt;
@@ -47,6 +48,19 @@ pub use handshake::{Handshake, HandshakeLine, Network};
 /// to 2 GiB; task configs and driver state are far smaller, but the 4 MiB
 /// default is too tight for some exec payloads and recovered state.
 pub const MAX_MESSAGE_SIZE: usize = 64 * 1024 * 1024;
+
+/// Applies the message-size limits to a generated tonic server, in both
+/// directions: every kind's services are built through it, so the limits
+/// are set here and nowhere else.
+macro_rules! limit_message_size {
+    ($server:expr) => {
+        $server
+            .max_decoding_message_size($crate::runtime::MAX_MESSAGE_SIZE)
+            .max_encoding_message_size($crate::runtime::MAX_MESSAGE_SIZE)
+    };
+}
+#[allow(unused_imports)] // unused when no gRPC kind is enabled
+pub(crate) use limit_message_size;
 
 /// How many streams one connection may make the plugin reset because of a
 /// protocol error over its lifetime before the plugin closes it with
@@ -392,18 +406,18 @@ fn watch_signals(stop: watch::Sender<bool>) -> Result<tokio::task::JoinHandle<()
 }
 
 /// Runs a plugin binary's whole life: the entry point behind every per-kind
-/// `serve` function.
+/// `serve` function, returning the process's exit code.
 ///
 /// Checks the cookie before anything else (printing go-plugin's message and
-/// exiting with status 1 when it is wrong), installs hclog logging under
-/// `name`, builds a tokio runtime, serves `services()` and returns when the
-/// host stops the plugin. On any serve error it logs the error, prints it on
-/// stderr and exits with status 1.
-pub fn run(handshake: Handshake, name: &str, services: impl FnOnce() -> Routes) {
+/// returning status 1 when it is wrong), installs hclog logging under
+/// `name`, builds a tokio runtime, serves `services()` and returns
+/// [`ExitCode::SUCCESS`] when the host stops the plugin. On any serve error
+/// it logs the error, prints it on stderr and returns status 1.
+pub fn run(handshake: Handshake, name: &str, services: impl FnOnce() -> Routes) -> ExitCode {
     let config = ServeConfig::from_process(handshake);
     if config.env.check_cookie(&handshake).is_err() {
         eprint!("{}", handshake::NOT_A_HOST_MESSAGE);
-        std::process::exit(1);
+        return ExitCode::FAILURE;
     }
     for bad in &config.env.invalid_protocol_versions {
         eprint!("server sent invalid plugin version {bad:?}");
@@ -416,14 +430,17 @@ pub fn run(handshake: Handshake, name: &str, services: impl FnOnce() -> Routes) 
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("{name}: could not start the async runtime: {e}");
-            std::process::exit(1);
+            return ExitCode::FAILURE;
         }
     };
     let result = runtime.block_on(serve_with(config, services, Stdout));
     runtime.shutdown_timeout(Duration::from_millis(200));
-    if let Err(e) = result {
-        tracing::error!(error = %e, "plugin failed");
-        eprintln!("{name}: {e}");
-        std::process::exit(1);
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "plugin failed");
+            eprintln!("{name}: {e}");
+            ExitCode::FAILURE
+        }
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! Nomad runs a secret provider as a one-shot executable from
 //! `<client.common_plugin_dir>/secrets/`; the file name is the `provider` a
-//! job's `secret` block names. Implement [`SecretProvider`] and call [`run`]
+//! job's `secret` block names. Implement [`SecretProvider`] and call [`serve`]
 //! from `main`:
 //!
 //! ```no_run
@@ -11,7 +11,7 @@
 //!
 //! struct Static;
 //!
-//! #[async_trait::async_trait]
+//! #[nomad_plugin_sdk::async_trait]
 //! impl SecretProvider for Static {
 //!     async fn fingerprint(&self) -> Result<Fingerprint, SecretsError> {
 //!         Ok(Fingerprint::new(PluginVersion::parse(env!("CARGO_PKG_VERSION"))?))
@@ -26,7 +26,7 @@
 //! }
 //!
 //! fn main() -> std::process::ExitCode {
-//!     secrets::run(Static)
+//!     secrets::serve(Static)
 //! }
 //! ```
 //!
@@ -41,7 +41,7 @@
 //! env { TEXT = "${secret.greeting.text}" }
 //! ```
 //!
-//! # The contract [`run`] keeps for you
+//! # The contract [`serve`] keeps for you
 //!
 //! | Nomad does | the SDK |
 //! | --- | --- |
@@ -69,14 +69,14 @@
 
 mod error;
 mod request;
-mod run;
+mod serve;
 
 use std::collections::BTreeMap;
 
 pub use crate::common::Fingerprint;
 pub use error::SecretsError;
 pub use request::{env, FetchRequest};
-pub use run::{execute, run, run_with_options, RunOptions};
+pub use serve::{execute, serve, serve_with_options, ServeOptions};
 
 /// Key/value pairs for one secret path; each key becomes
 /// `secret.<secret name>.<key>` in the task's environment interpolation.

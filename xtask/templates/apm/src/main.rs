@@ -26,6 +26,6 @@ impl Apm for Metrics {
     }
 }
 
-fn main() {
-    nomad_plugin_sdk::autoscaler::serve_apm(Metrics);
+fn main() -> std::process::ExitCode {
+    nomad_plugin_sdk::autoscaler::apm::serve(Metrics)
 }

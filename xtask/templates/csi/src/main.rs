@@ -23,7 +23,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use nomad_plugin_sdk::csi::{run, ControllerService, CsiPlugin, NodeService};
+use nomad_plugin_sdk::csi::{serve, ControllerService, CsiPlugin, NodeService};
 
 use volumes::DirVolumes;
 
@@ -110,5 +110,5 @@ fn main() -> ExitCode {
     let node = NodeService::builder(volumes.clone()).build();
     // A monolith: one task serves both. Split them (a controller job and a
     // node system job) by registering only one service per binary mode.
-    run(CsiPlugin::new(volumes).controller(controller).node(node))
+    serve(CsiPlugin::new(volumes).controller(controller).node(node))
 }

@@ -38,12 +38,12 @@ impl Cards {
     }
 }
 
-#[async_trait::async_trait]
+#[nomad_plugin_sdk::async_trait]
 impl BasePlugin for Cards {
     type Config = Config;
 
     fn info(&self) -> PluginInfo {
-        PluginInfo::device("{{name}}", env!("CARGO_PKG_VERSION"))
+        PluginInfo::new("{{name}}", env!("CARGO_PKG_VERSION"))
     }
 
     async fn set_config(&self, config: Config, _agent: AgentConfig) -> Result<(), PluginError> {
@@ -52,7 +52,7 @@ impl BasePlugin for Cards {
     }
 }
 
-#[async_trait::async_trait]
+#[nomad_plugin_sdk::async_trait]
 impl Device for Cards {
     async fn fingerprint(&self) -> Result<Vec<DeviceGroup>, PluginError> {
         let mut group = self.group().attribute("memory", Attribute::mib(1024));
@@ -83,8 +83,8 @@ impl Device for Cards {
     }
 }
 
-fn main() {
+fn main() -> std::process::ExitCode {
     device::serve(Cards {
         model: Mutex::new("basic".into()),
-    });
+    })
 }

@@ -137,12 +137,12 @@ fn signal_number(name: &str) -> Result<i32, PluginError> {
         .ok_or_else(|| PluginError::InvalidArgument(format!("{name:?} is not a signal name")))
 }
 
-#[async_trait::async_trait]
+#[nomad_plugin_sdk::async_trait]
 impl BasePlugin for CommandDriver {
     type Config = PluginConfig;
 
     fn info(&self) -> PluginInfo {
-        PluginInfo::driver(NAME, env!("CARGO_PKG_VERSION"))
+        PluginInfo::new(NAME, env!("CARGO_PKG_VERSION"))
     }
 
     async fn set_config(
@@ -160,7 +160,7 @@ impl BasePlugin for CommandDriver {
     }
 }
 
-#[async_trait::async_trait]
+#[nomad_plugin_sdk::async_trait]
 impl Driver for CommandDriver {
     type TaskConfig = CommandConfig;
     type State = ProcessRecord;
@@ -186,7 +186,7 @@ impl Driver for CommandDriver {
 
     async fn start_task(
         &self,
-        task: driver::TaskConfig<CommandConfig>,
+        task: driver::Task<CommandConfig>,
     ) -> Result<StartedTask<ProcessRecord>, PluginError> {
         if self.tasks.contains(&task.id) {
             return Err(PluginError::AlreadyExists(format!(
@@ -414,6 +414,6 @@ impl Driver for CommandDriver {
     }
 }
 
-fn main() {
-    driver::serve(CommandDriver::new());
+fn main() -> std::process::ExitCode {
+    driver::serve(CommandDriver::new())
 }

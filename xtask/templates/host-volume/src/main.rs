@@ -12,7 +12,7 @@ use nomad_plugin_sdk::host_volume::{
 /// The plugin.
 struct Volumes;
 
-#[async_trait::async_trait]
+#[nomad_plugin_sdk::async_trait]
 impl HostVolume for Volumes {
     async fn fingerprint(&self) -> Result<Fingerprint, HostVolumeError> {
         Ok(Fingerprint::new(PluginVersion::parse(env!(
@@ -37,5 +37,5 @@ impl HostVolume for Volumes {
 }
 
 fn main() -> std::process::ExitCode {
-    host_volume::run(Volumes)
+    host_volume::serve(Volumes)
 }

@@ -10,7 +10,7 @@ use nomad_plugin_sdk::secrets::{self, FetchRequest, SecretProvider, Secrets, Sec
 /// The provider.
 struct Provider;
 
-#[async_trait::async_trait]
+#[nomad_plugin_sdk::async_trait]
 impl SecretProvider for Provider {
     async fn fingerprint(&self) -> Result<Fingerprint, SecretsError> {
         Ok(Fingerprint::new(PluginVersion::parse(env!(
@@ -27,5 +27,5 @@ impl SecretProvider for Provider {
 }
 
 fn main() -> std::process::ExitCode {
-    secrets::run(Provider)
+    secrets::serve(Provider)
 }

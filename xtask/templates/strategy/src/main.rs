@@ -46,6 +46,6 @@ impl Strategy for Steps {
     }
 }
 
-fn main() {
-    nomad_plugin_sdk::autoscaler::serve_strategy(Steps);
+fn main() -> std::process::ExitCode {
+    nomad_plugin_sdk::autoscaler::strategy::serve(Steps)
 }

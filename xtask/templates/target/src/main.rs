@@ -39,8 +39,8 @@ impl Target for Counter {
     }
 }
 
-fn main() {
-    nomad_plugin_sdk::autoscaler::serve_target(Counter {
+fn main() -> std::process::ExitCode {
+    nomad_plugin_sdk::autoscaler::target::serve(Counter {
         count: AtomicI64::new(1),
-    });
+    })
 }

@@ -1,4 +1,4 @@
-//! `run`: one process invocation of a host volume plugin, start to exit.
+//! `serve`: one process invocation of a host volume plugin, start to exit.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -9,20 +9,20 @@ use super::{env, CreateRequest, DeleteRequest, HostVolume};
 use crate::common::process::{self, StdioGuard, StrayOutput};
 use crate::common::{Invocation, Outcome};
 
-/// Deadlines and logging for [`run_with_options`].
+/// Deadlines and logging for [`serve_with_options`].
 ///
 /// Nomad kills a host volume plugin with SIGKILL, without warning, when its
 /// own deadline passes; the SDK stops the operation a little earlier so the
 /// operator gets a message instead of `signal: killed`.
 #[derive(Debug, Clone)]
-pub struct RunOptions {
+pub struct ServeOptions {
     fingerprint_timeout: Duration,
     create_timeout: Duration,
     delete_timeout: Duration,
     log_level: Option<tracing::Level>,
 }
 
-impl Default for RunOptions {
+impl Default for ServeOptions {
     fn default() -> Self {
         Self {
             // The fingerprinter gives each plugin 1 s.
@@ -36,7 +36,7 @@ impl Default for RunOptions {
     }
 }
 
-impl RunOptions {
+impl ServeOptions {
     /// Deadline for `fingerprint` (default 800 ms; Nomad allows 1 s).
     pub fn fingerprint_timeout(mut self, d: Duration) -> Self {
         self.fingerprint_timeout = d;
@@ -68,25 +68,25 @@ impl RunOptions {
 /// ```no_run
 /// # use nomad_plugin_sdk::host_volume::*;
 /// # struct MyPlugin;
-/// # #[async_trait::async_trait]
+/// # #[nomad_plugin_sdk::async_trait]
 /// # impl HostVolume for MyPlugin {
 /// #   async fn fingerprint(&self) -> Result<Fingerprint, HostVolumeError> { unimplemented!() }
 /// #   async fn create(&self, _: &CreateRequest) -> Result<Created, HostVolumeError> { unimplemented!() }
 /// #   async fn delete(&self, _: &DeleteRequest) -> Result<(), HostVolumeError> { unimplemented!() }
 /// # }
 /// fn main() -> std::process::ExitCode {
-///     nomad_plugin_sdk::host_volume::run(MyPlugin)
+///     nomad_plugin_sdk::host_volume::serve(MyPlugin)
 /// }
 /// ```
 ///
 /// Output that bypasses the SDK (a `println!`, a child process inheriting
 /// stdout) is redirected to stderr, so stdout carries only the answer.
-pub fn run<P: HostVolume>(plugin: P) -> ExitCode {
-    run_with_options(plugin, RunOptions::default())
+pub fn serve<P: HostVolume>(plugin: P) -> ExitCode {
+    serve_with_options(plugin, ServeOptions::default())
 }
 
-/// [`run`] with explicit [`RunOptions`].
-pub fn run_with_options<P: HostVolume>(plugin: P, options: RunOptions) -> ExitCode {
+/// [`serve`] with explicit [`ServeOptions`].
+pub fn serve_with_options<P: HostVolume>(plugin: P, options: ServeOptions) -> ExitCode {
     let mut stdio = StdioGuard::install(StrayOutput::ToStderr);
     if let Some(level) = options.log_level {
         // fd 2 is still the real stderr, which Nomad captures and logs; write
@@ -122,14 +122,14 @@ fn failure(message: &str) -> Outcome {
     Outcome::json(&json!({ "error": message }), 1)
 }
 
-/// Runs one operation in-process and returns what [`run`] would print and
-/// its exit status. For tests; [`run`] is the entry point for `main`.
+/// Runs one operation in-process and returns what [`serve`] would print and
+/// its exit status. For tests; [`serve`] is the entry point for `main`.
 ///
 /// ```
 /// # use nomad_plugin_sdk::host_volume::*;
 /// # use nomad_plugin_sdk::common::{Invocation, PluginVersion};
 /// struct Noop;
-/// #[async_trait::async_trait]
+/// #[nomad_plugin_sdk::async_trait]
 /// impl HostVolume for Noop {
 ///     async fn fingerprint(&self) -> Result<Fingerprint, HostVolumeError> {
 ///         Ok(Fingerprint::new(PluginVersion::parse("0.1.0")?))
@@ -141,14 +141,14 @@ fn failure(message: &str) -> Outcome {
 /// }
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
 /// let inv = Invocation::new(["fingerprint"], [("DHV_OPERATION", "fingerprint")]);
-/// let out = execute(&Noop, &inv, &RunOptions::default()).await;
+/// let out = execute(&Noop, &inv, &ServeOptions::default()).await;
 /// assert_eq!((out.stdout.as_str(), out.exit_code), ("{\"version\":\"0.1.0\"}\n", 0));
 /// # });
 /// ```
 pub async fn execute<P: HostVolume + ?Sized>(
     plugin: &P,
     invocation: &Invocation,
-    options: &RunOptions,
+    options: &ServeOptions,
 ) -> Outcome {
     let op = match invocation.operation(env::OPERATION) {
         Ok(op) => op,
@@ -275,7 +275,7 @@ mod tests {
 
     #[tokio::test]
     async fn create_success_and_failure_shapes() {
-        let o = RunOptions::default();
+        let o = ServeOptions::default();
         let out = execute(&plugin("/v/id-1"), &create_inv("null"), &o).await;
         assert_eq!(out.stdout, "{\"bytes\":42,\"path\":\"/v/id-1\"}\n");
         assert_eq!(out.exit_code, 0);
@@ -306,7 +306,7 @@ mod tests {
         let out = execute(
             &plugin("/v/x"),
             &create_inv(r#"{"panic":"1"}"#),
-            &RunOptions::default(),
+            &ServeOptions::default(),
         )
         .await;
         assert_eq!(out.exit_code, 1);
@@ -314,7 +314,7 @@ mod tests {
 
         let mut p = plugin("/v/x");
         p.hang = true;
-        let o = RunOptions::default().create_timeout(Duration::from_millis(20));
+        let o = ServeOptions::default().create_timeout(Duration::from_millis(20));
         let out = execute(&p, &create_inv("null"), &o).await;
         assert_eq!(out.exit_code, 1);
         assert!(
@@ -326,7 +326,7 @@ mod tests {
 
     #[tokio::test]
     async fn invalid_requests_and_operations() {
-        let o = RunOptions::default();
+        let o = ServeOptions::default();
         let out = execute(&plugin("/v/x"), &create_inv("[1]"), &o).await;
         assert_eq!(out.exit_code, 1);
         assert!(out.stdout.contains("DHV_PARAMETERS"), "{}", out.stdout);
@@ -344,7 +344,7 @@ mod tests {
     #[tokio::test]
     async fn fingerprint_prints_the_original_version() {
         let inv = Invocation::new(["fingerprint"], [(env::OPERATION, "fingerprint")]);
-        let out = execute(&plugin("/v/x"), &inv, &RunOptions::default()).await;
+        let out = execute(&plugin("/v/x"), &inv, &ServeOptions::default()).await;
         assert_eq!(
             (out.stdout.as_str(), out.exit_code),
             ("{\"version\":\"v1.2\"}\n", 0)
@@ -363,7 +363,7 @@ mod tests {
                 (env::CREATED_PATH, "/v/id-1"),
             ],
         );
-        let out = execute(&plugin("/v/x"), &inv, &RunOptions::default()).await;
+        let out = execute(&plugin("/v/x"), &inv, &ServeOptions::default()).await;
         assert_eq!(
             (out.stdout.as_str(), out.exit_code),
             ("{\"error\":\"disk on fire\"}\n", 1)

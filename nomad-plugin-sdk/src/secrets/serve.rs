@@ -1,4 +1,4 @@
-//! `run`: one process invocation of a secret provider, start to exit.
+//! `serve`: one process invocation of a secret provider, start to exit.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -11,16 +11,16 @@ use super::{env, FetchRequest, SecretProvider, Secrets};
 use crate::common::process::{self, LogBuffer, StdioGuard, StrayOutput};
 use crate::common::{Invocation, Outcome};
 
-/// Deadlines and logging for [`run_with_options`].
+/// Deadlines and logging for [`serve_with_options`].
 #[derive(Debug, Clone)]
-pub struct RunOptions {
+pub struct ServeOptions {
     fingerprint_timeout: Duration,
     fetch_timeout: Duration,
     log_level: Option<tracing::Level>,
     log_file: Option<PathBuf>,
 }
 
-impl Default for RunOptions {
+impl Default for ServeOptions {
     fn default() -> Self {
         Self {
             // Nomad 1.11 sends SIGTERM after 10 s (2.0: 60 s); answer first.
@@ -32,7 +32,7 @@ impl Default for RunOptions {
     }
 }
 
-impl RunOptions {
+impl ServeOptions {
     /// Deadline for `fingerprint` (default 9 s).
     pub fn fingerprint_timeout(mut self, d: Duration) -> Self {
         self.fingerprint_timeout = d;
@@ -65,27 +65,27 @@ impl RunOptions {
 /// ```no_run
 /// # use nomad_plugin_sdk::secrets::*;
 /// # struct MyProvider;
-/// # #[async_trait::async_trait]
+/// # #[nomad_plugin_sdk::async_trait]
 /// # impl SecretProvider for MyProvider {
 /// #   async fn fingerprint(&self) -> Result<Fingerprint, SecretsError> { unimplemented!() }
 /// #   async fn fetch(&self, _: &FetchRequest) -> Result<Secrets, SecretsError> { unimplemented!() }
 /// # }
 /// fn main() -> std::process::ExitCode {
-///     nomad_plugin_sdk::secrets::run(MyProvider)
+///     nomad_plugin_sdk::secrets::serve(MyProvider)
 /// }
 /// ```
 ///
 /// While the provider runs, file descriptors 1 and 2 point at `/dev/null`:
 /// anything written to stderr when the plugin exits 0 can crash the Nomad
 /// agent, and anything extra on stdout breaks the JSON. Logs are kept in
-/// memory and go to [`RunOptions::log_file`], and to the real stderr only on
+/// memory and go to [`ServeOptions::log_file`], and to the real stderr only on
 /// a non-zero exit.
-pub fn run<P: SecretProvider>(provider: P) -> ExitCode {
-    run_with_options(provider, RunOptions::default())
+pub fn serve<P: SecretProvider>(provider: P) -> ExitCode {
+    serve_with_options(provider, ServeOptions::default())
 }
 
-/// [`run`] with explicit [`RunOptions`].
-pub fn run_with_options<P: SecretProvider>(provider: P, options: RunOptions) -> ExitCode {
+/// [`serve`] with explicit [`ServeOptions`].
+pub fn serve_with_options<P: SecretProvider>(provider: P, options: ServeOptions) -> ExitCode {
     let mut stdio = StdioGuard::install(StrayOutput::Discard);
     let logs = LogBuffer::default();
     if let Some(level) = options.log_level {
@@ -141,14 +141,14 @@ fn internal_failure(message: &str) -> Outcome {
     Outcome::json(&json!({ "error": message }), 1)
 }
 
-/// Runs one operation in-process and returns what [`run`] would print and
-/// its exit status. For tests; [`run`] is the entry point for `main`.
+/// Runs one operation in-process and returns what [`serve`] would print and
+/// its exit status. For tests; [`serve`] is the entry point for `main`.
 ///
 /// ```
 /// # use nomad_plugin_sdk::secrets::*;
 /// # use nomad_plugin_sdk::common::{Invocation, PluginVersion};
 /// struct Fixed;
-/// #[async_trait::async_trait]
+/// #[nomad_plugin_sdk::async_trait]
 /// impl SecretProvider for Fixed {
 ///     async fn fingerprint(&self) -> Result<Fingerprint, SecretsError> {
 ///         Ok(Fingerprint::new(PluginVersion::parse("1.0.0")?))
@@ -161,7 +161,7 @@ fn internal_failure(message: &str) -> Outcome {
 ///     }
 /// }
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-/// let opts = RunOptions::default();
+/// let opts = ServeOptions::default();
 /// let ok = execute(&Fixed, &Invocation::new(["fetch", "db"], [("CPI_OPERATION", "fetch")]), &opts).await;
 /// assert_eq!((ok.stdout.as_str(), ok.exit_code), ("{\"result\":{\"user\":\"app\"}}\n", 0));
 /// let missing = execute(&Fixed, &Invocation::new(["fetch", "x"], [("CPI_OPERATION", "fetch")]), &opts).await;
@@ -172,7 +172,7 @@ fn internal_failure(message: &str) -> Outcome {
 pub async fn execute<P: SecretProvider + ?Sized>(
     provider: &P,
     invocation: &Invocation,
-    options: &RunOptions,
+    options: &ServeOptions,
 ) -> Outcome {
     let op = match invocation.operation(env::OPERATION) {
         Ok(op) => op,
@@ -260,14 +260,14 @@ mod tests {
     #[tokio::test]
     async fn fingerprint_shape() {
         let inv = Invocation::new(["fingerprint"], [("CPI_OPERATION", "fingerprint")]);
-        let out = execute(&P, &inv, &RunOptions::default()).await;
+        let out = execute(&P, &inv, &ServeOptions::default()).await;
         assert_eq!(out.stdout, "{\"type\":\"secrets\",\"version\":\"v0.3\"}\n");
         assert_eq!(out.exit_code, 0);
     }
 
     #[tokio::test]
     async fn every_fetch_failure_exits_zero_with_error() {
-        let o = RunOptions::default().fetch_timeout(Duration::from_millis(20));
+        let o = ServeOptions::default().fetch_timeout(Duration::from_millis(20));
         for (path, needle) in [
             ("hang", "did not finish within 20ms"),
             ("panic", "panicked: bad"),
@@ -288,7 +288,7 @@ mod tests {
 
     #[tokio::test]
     async fn success_has_no_error_key_and_passes_env() {
-        let out = execute(&P, &fetch("env"), &RunOptions::default()).await;
+        let out = execute(&P, &fetch("env"), &ServeOptions::default()).await;
         assert_eq!(
             (out.stdout.as_str(), out.exit_code),
             ("{\"result\":{\"K\":\"v\"}}\n", 0)
@@ -298,6 +298,9 @@ mod tests {
     #[tokio::test]
     async fn unknown_operation_exits_non_zero() {
         let inv = Invocation::new(["list"], [("CPI_OPERATION", "list")]);
-        assert_eq!(execute(&P, &inv, &RunOptions::default()).await.exit_code, 1);
+        assert_eq!(
+            execute(&P, &inv, &ServeOptions::default()).await.exit_code,
+            1
+        );
     }
 }

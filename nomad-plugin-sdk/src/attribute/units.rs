@@ -16,7 +16,7 @@ use std::str::FromStr;
 /// `4096 MiB`.
 ///
 /// ```
-/// use nomad_plugin_sdk::device::{Unit, UnitBase};
+/// use nomad_plugin_sdk::attribute::{Unit, UnitBase};
 ///
 /// assert_eq!(Unit::MiB.as_str(), "MiB");
 /// assert_eq!("MB/s".parse::<Unit>(), Ok(Unit::MBPerS));
