@@ -45,6 +45,7 @@ mod base;
 mod exec;
 mod fixture;
 mod instance;
+mod limits;
 mod negative;
 mod recover;
 mod tasks;
@@ -86,6 +87,7 @@ pub const GROUPS: &[&str] = &[
     "stats",
     "events",
     "signal",
+    "limits",
     "exec",
     "exec_streaming",
     "unknown_task",
@@ -368,12 +370,13 @@ impl Ctx {
         ) -> std::pin::Pin<
             Box<dyn std::future::Future<Output = ()> + Send + 'a>,
         >;
-        let groups: [(&str, Group); 10] = [
+        let groups: [(&str, Group); 11] = [
             ("lifecycle", |c| Box::pin(tasks::lifecycle(c))),
             ("stop", |c| Box::pin(tasks::stop(c))),
             ("destroy", |c| Box::pin(tasks::destroy(c))),
             ("stats", |c| Box::pin(tasks::stats(c))),
             ("signal", |c| Box::pin(tasks::signal(c))),
+            ("limits", |c| Box::pin(limits::limits(c))),
             ("exec", |c| Box::pin(exec::exec(c))),
             ("exec_streaming", |c| Box::pin(exec::streaming(c))),
             ("unknown_task", |c| Box::pin(negative::unknown_task(c))),
