@@ -115,9 +115,9 @@ pub mod config;
 pub mod csi;
 #[cfg(feature = "driver")]
 pub mod driver;
+mod error;
 #[cfg(feature = "executor")]
 pub mod executor;
-mod error;
 pub mod runtime;
 
 pub use error::PluginError;

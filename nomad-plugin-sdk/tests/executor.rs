@@ -28,16 +28,20 @@ impl Env {
 
     fn spec(&self, id: &str, script: &str) -> LaunchSpec {
         let info = nomad_plugin_sdk::driver::TaskInfo {
-            env: [("PATH".to_string(), std::env::var("PATH").unwrap_or_default())]
-                .into_iter()
-                .collect(),
+            env: [(
+                "PATH".to_string(),
+                std::env::var("PATH").unwrap_or_default(),
+            )]
+            .into_iter()
+            .collect(),
             stdout_path: self.dir.path().join(format!("{id}.out")),
             stderr_path: self.dir.path().join(format!("{id}.err")),
             alloc_dir: self.dir.path().to_path_buf(),
             ..Default::default()
         };
-        let mut s = LaunchSpec::for_task(&format!("alloc-{id}/task/0000"), "task", &info, "/bin/sh")
-            .args(["-c", script]);
+        let mut s =
+            LaunchSpec::for_task(&format!("alloc-{id}/task/0000"), "task", &info, "/bin/sh")
+                .args(["-c", script]);
         s.cwd = self.dir.path().to_path_buf();
         s
     }
@@ -56,14 +60,22 @@ fn wait_for_file(path: &Path) -> String {
                 return s;
             }
         }
-        assert!(Instant::now() < deadline, "{} never appeared", path.display());
+        assert!(
+            Instant::now() < deadline,
+            "{} never appeared",
+            path.display()
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
 }
 
 fn alive(pid: i32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|s| s.rsplit(')').next().is_some_and(|r| !r.trim_start().starts_with('Z')))
+        .map(|s| {
+            s.rsplit(')')
+                .next()
+                .is_some_and(|r| !r.trim_start().starts_with('Z'))
+        })
         .unwrap_or(false)
 }
 
@@ -87,11 +99,24 @@ fn host() -> Option<CgroupHost> {
 async fn exit_codes_and_cleanup(path: &str, host: Option<CgroupHost>) {
     let env = Env::new();
     let ex = executor(&env, host);
-    let t = ex.launch(env.spec("exit", "echo out; echo err >&2; exit 3")).await.expect("launch");
+    let t = ex
+        .launch(env.spec("exit", "echo out; echo err >&2; exit 3"))
+        .await
+        .expect("launch");
     let r = t.wait().await;
-    assert_eq!((r.exit_code, r.signal, r.oom_killed), (3, 0, false), "{r:?}");
-    assert_eq!(std::fs::read_to_string(env.path("exit.out")).unwrap(), "out\n");
-    assert_eq!(std::fs::read_to_string(env.path("exit.err")).unwrap(), "err\n");
+    assert_eq!(
+        (r.exit_code, r.signal, r.oom_killed),
+        (3, 0, false),
+        "{r:?}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(env.path("exit.out")).unwrap(),
+        "out\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(env.path("exit.err")).unwrap(),
+        "err\n"
+    );
     let cg = t.state().cgroup.clone();
     t.destroy().await.expect("destroy");
     assert!(!t.state().dir.exists(), "record left behind");
@@ -109,12 +134,17 @@ async fn stop_kills_setsid_children(path: &str, host: Option<CgroupHost>) {
         "setsid sh -c 'echo $$ > {p}.tmp; mv {p}.tmp {p}; exec sleep 1000' & trap '' INT; sleep 1000",
         p = pidfile.display()
     );
-    let t = ex.launch(env.spec("setsid", &script)).await.expect("launch");
+    let t = ex
+        .launch(env.spec("setsid", &script))
+        .await
+        .expect("launch");
     let child: i32 = wait_for_file(&pidfile).trim().parse().expect("pid");
     assert!(alive(child));
     // The task ignores SIGINT: stop must fall back to killing the cgroup
     // (or, without one, the process group, which misses the setsid child).
-    t.stop("SIGINT", Duration::from_millis(200)).await.expect("stop");
+    t.stop("SIGINT", Duration::from_millis(200))
+        .await
+        .expect("stop");
     let r = t.wait().await;
     assert_eq!(r.signal, libc::SIGKILL, "{r:?}");
     if t.state().cgroup.is_some() {
@@ -161,15 +191,34 @@ async fn stats_cover_the_tree_and_exec_runs_inside(path: &str, host: CgroupHost)
     wait_for_file(&ready);
     let s = t.stats().expect("stats");
     let usage = s.memory.usage.or(s.memory.rss).unwrap_or(0);
-    assert!(usage >= 32 << 20, "memory of the whole tree: {:?}", s.memory);
-    assert!(s.cpu.user_mode.is_some() && s.cpu.system_mode.is_some(), "{:?}", s.cpu);
+    assert!(
+        usage >= 32 << 20,
+        "memory of the whole tree: {:?}",
+        s.memory
+    );
+    assert!(
+        s.cpu.user_mode.is_some() && s.cpu.system_mode.is_some(),
+        "{:?}",
+        s.cpu
+    );
     let out = t
-        .exec(&["cat".into(), "/proc/self/cgroup".into()], Duration::from_secs(30))
+        .exec(
+            &["cat".into(), "/proc/self/cgroup".into()],
+            Duration::from_secs(30),
+        )
         .await
         .expect("exec");
     let text = String::from_utf8_lossy(&out.stdout);
-    let leaf = t.state().cgroup.as_ref().unwrap().dirs[0].1.file_name().unwrap().to_string_lossy().to_string();
-    assert!(text.contains(&leaf), "exec ran outside the task's cgroup: {text}");
+    let leaf = t.state().cgroup.as_ref().unwrap().dirs[0]
+        .1
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .to_string();
+    assert!(
+        text.contains(&leaf),
+        "exec ran outside the task's cgroup: {text}"
+    );
     t.destroy().await.expect("destroy");
     println!("ok   stats cover the process tree; exec joins the cgroup [{path}]");
 }
@@ -177,10 +226,16 @@ async fn stats_cover_the_tree_and_exec_runs_inside(path: &str, host: CgroupHost)
 async fn recovery(path: &str, host: Option<CgroupHost>) {
     let env = Env::new();
     let ready = env.path("go");
-    let script = format!("while [ ! -e {} ]; do sleep 0.05; done; exit 7", ready.display());
+    let script = format!(
+        "while [ ! -e {} ]; do sleep 0.05; done; exit 7",
+        ready.display()
+    );
     let state = {
         let ex = executor(&env, host.clone());
-        let t = ex.launch(env.spec("recover", &script)).await.expect("launch");
+        let t = ex
+            .launch(env.spec("recover", &script))
+            .await
+            .expect("launch");
         t.state().clone()
     };
     // A second executor (a restarted plugin) attaches to the running task.
@@ -191,7 +246,10 @@ async fn recovery(path: &str, host: Option<CgroupHost>) {
     let r = t.wait().await;
     assert_eq!(r.exit_code, 7, "{r:?}");
     // A third finds the recorded exit after the task is gone.
-    let t2 = executor(&env, host).recover(&state).await.expect("recover exited");
+    let t2 = executor(&env, host)
+        .recover(&state)
+        .await
+        .expect("recover exited");
     assert_eq!(t2.wait().await.exit_code, 7);
     // A corrupt record is a clear error.
     std::fs::write(state.dir.join("spec.json"), b"{").unwrap();
@@ -222,7 +280,12 @@ async fn bad_input_leaves_nothing(path: &str, host: CgroupHost) {
             s.user = Some("no-such-user-nomad-rs".into());
             (s, "user:")
         },
-        (env.spec("missing", "true").args(Vec::<String>::new()).command_is("/no/such/program"), "/no/such/program"),
+        (
+            env.spec("missing", "true")
+                .args(Vec::<String>::new())
+                .command_is("/no/such/program"),
+            "/no/such/program",
+        ),
     ];
     for (spec, want) in cases {
         let id = spec.task_id.clone();
@@ -258,7 +321,16 @@ fn v2_fake_tree() {
     std::fs::create_dir_all(&leaf).unwrap();
     std::fs::write(parent.join("cgroup.subtree_control"), "").unwrap();
     std::fs::write(parent.join("cpuset.cpus.effective"), "0-3\n").unwrap();
-    for f in ["memory.max", "memory.low", "memory.swap.max", "cpu.weight", "cpu.max", "cpuset.cpus", "pids.max", "cgroup.procs"] {
+    for f in [
+        "memory.max",
+        "memory.low",
+        "memory.swap.max",
+        "cpu.weight",
+        "cpu.max",
+        "cpuset.cpus",
+        "pids.max",
+        "cgroup.procs",
+    ] {
         std::fs::write(leaf.join(f), "").unwrap();
     }
     let host = CgroupHost::v2_at(r, "fake");
@@ -270,7 +342,6 @@ fn v2_fake_tree() {
         cpu_quota: Some((50_000, 100_000)),
         cpuset_cpus: Some("1,2".into()),
         pids_max: Some(64),
-        ..Limits::none()
     };
     let cg = host.create("a.t.0", &limits).expect("create");
     let read = |f: &str| std::fs::read_to_string(leaf.join(f)).unwrap();
@@ -283,15 +354,28 @@ fn v2_fake_tree() {
     assert_eq!(read("pids.max"), "64");
     assert_eq!(cg.dirs, vec![("unified".to_string(), leaf.clone())]);
     // A core outside the parent's effective set, named.
-    let bad = Limits { cpuset_cpus: Some("9".into()), ..Limits::none() };
+    let bad = Limits {
+        cpuset_cpus: Some("9".into()),
+        ..Limits::none()
+    };
     let e = host.create("a.t.0", &bad).unwrap_err();
     assert!(e.to_string().contains("core 9 does not exist"), "{e}");
     // A controller the root does not offer.
     std::fs::write(r.join("cgroup.controllers"), "cpu\n").unwrap();
-    let mem = Limits { memory_bytes: Some(64 << 20), ..Limits::none() };
+    let mem = Limits {
+        memory_bytes: Some(64 << 20),
+        ..Limits::none()
+    };
     let e = host.create("b.t.0", &mem).unwrap_err();
     assert!(
-        matches!(e, ExecutorError::MissingController { controller: "memory", field: "resources.memory", .. }),
+        matches!(
+            e,
+            ExecutorError::MissingController {
+                controller: "memory",
+                field: "resources.memory",
+                ..
+            }
+        ),
         "{e}"
     );
     println!("ok   cgroup v2 limit files and errors [fake unified tree]");
@@ -354,9 +438,14 @@ fn main() {
             let env = Env::new();
             let mut spec = env.spec("v2mem", "true");
             spec.limits.memory_bytes = Some(64 << 20);
-            let e = executor(&env, Some(v2.clone())).launch(spec).await.unwrap_err();
+            let e = executor(&env, Some(v2.clone()))
+                .launch(spec)
+                .await
+                .unwrap_err();
             assert!(matches!(e, ExecutorError::MissingController { .. }), "{e}");
-            println!("ok   a memory limit on v2 without the memory controller is refused [{path}]: {e}");
+            println!(
+                "ok   a memory limit on v2 without the memory controller is refused [{path}]: {e}"
+            );
             let _ = std::fs::remove_dir(unified.join("nomad-rs-test.slice"));
             if let Some(probe) = fresh_cgroup2_mount_probe() {
                 println!("note cgroup v2 with controllers not testable here: {probe}");

@@ -186,7 +186,11 @@ async fn a_crash_on_an_unknown_id_is_caught_and_the_suite_goes_on() {
 async fn a_driver_without_cgroups_fails_the_limits_group() {
     let r = suite().only(["limits"]).run().await;
     println!("{r}");
-    assert_failed(&r, "limits.memory_oom_killed", "does not enforce the memory limit");
+    assert_failed(
+        &r,
+        "limits.memory_oom_killed",
+        "does not enforce the memory limit",
+    );
     assert_failed(&r, "limits.stop_destroy_leaves_nothing", "setsid");
     assert_failed(&r, "limits.stats_whole_tree", "holds 64 MiB");
 }

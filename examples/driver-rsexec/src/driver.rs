@@ -184,7 +184,10 @@ impl driver::Driver for RsExec {
             // raw_exec-like: tasks still run, without limits.
             None => fp.attribute(
                 format!("driver.{NAME}.cgroup.missing"),
-                executor.cgroup_problem().unwrap_or("no cgroups").to_string(),
+                executor
+                    .cgroup_problem()
+                    .unwrap_or("no cgroups")
+                    .to_string(),
             ),
         }
     }
@@ -289,7 +292,9 @@ impl driver::Driver for RsExec {
             signal.to_string()
         };
         if process::signal_number(&name).is_none() {
-            return Err(PluginError::InvalidArgument(format!("unknown signal {name:?}")));
+            return Err(PluginError::InvalidArgument(format!(
+                "unknown signal {name:?}"
+            )));
         }
         Ok(task.exec.stop(&name, timeout).await?)
     }

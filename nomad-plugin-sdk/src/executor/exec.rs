@@ -49,7 +49,11 @@ fn wait_error(e: std::io::Error) -> ExecutorError {
 impl ExecutorTask {
     /// What `exec_task` does: runs `argv` inside the task to completion (at
     /// most `timeout`, zero for none) and collects its output.
-    pub async fn exec(&self, argv: &[String], timeout: Duration) -> Result<ExecOutput, ExecutorError> {
+    pub async fn exec(
+        &self,
+        argv: &[String],
+        timeout: Duration,
+    ) -> Result<ExecOutput, ExecutorError> {
         run_once(&self.inner.spec, argv, timeout).await
     }
 
@@ -123,7 +127,10 @@ async fn pump(mut from: impl AsyncRead + Unpin, to: ExecOutputSink, stdout: bool
     }
 }
 
-async fn run_pipes(spec: &StoredSpec, mut session: ExecSession) -> Result<ExitResult, ExecutorError> {
+async fn run_pipes(
+    spec: &StoredSpec,
+    mut session: ExecSession,
+) -> Result<ExitResult, ExecutorError> {
     let mut cmd = command(spec, &session.command)?;
     cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -170,8 +177,9 @@ async fn run_tty(spec: &StoredSpec, mut session: ExecSession) -> Result<ExitResu
     let Some((program, args)) = session.command.split_first() else {
         return Err(ExecutorError::EmptyCommand);
     };
-    let (pty, pts) = pty_process::open()
-        .map_err(|e| ExecutorError::io("opening a terminal", std::io::Error::other(e.to_string())))?;
+    let (pty, pts) = pty_process::open().map_err(|e| {
+        ExecutorError::io("opening a terminal", std::io::Error::other(e.to_string()))
+    })?;
     let cmd = pty_process::Command::new(program)
         .args(args)
         .current_dir(&spec.cwd)

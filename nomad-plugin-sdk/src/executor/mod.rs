@@ -34,11 +34,11 @@
 //!   cannot honour, mapped to what Nomad shows.
 //!
 //! ```no_run
-//! fn main() {
-//!     // Before anything else: in the supervisor role this never returns.
-//!     nomad_plugin_sdk::executor::run_supervisor_if_requested();
-//!     // ... then serve the driver as usual.
-//! }
+//! # fn serve_the_driver() {}
+//! // First thing in `main`: in the supervisor role this never returns.
+//! nomad_plugin_sdk::executor::run_supervisor_if_requested();
+//! // ... then serve the driver as usual.
+//! serve_the_driver();
 //! ```
 
 mod cgroup;
@@ -64,7 +64,6 @@ use spec::StoredSpec;
 
 /// The first argument that makes the plugin binary a task supervisor.
 pub const SUPERVISOR_ARG: &str = "__nomad-plugin-executor-supervise";
-
 
 /// How long the supervisor may take to report that the task runs (it
 /// waits for Nomad's log collector to open the FIFOs).
@@ -115,7 +114,9 @@ impl Executor {
 
     /// Uses `host` for task cgroups (or none).
     pub fn with_cgroups(mut self, host: Option<CgroupHost>) -> Self {
-        self.no_cgroups_reason = host.is_none().then(|| "cgroups disabled by the driver".into());
+        self.no_cgroups_reason = host
+            .is_none()
+            .then(|| "cgroups disabled by the driver".into());
         self.cgroups = host;
         self
     }
@@ -186,7 +187,10 @@ impl Executor {
             .kill_on_drop(true)
             .spawn()
             .map_err(|e| ExecutorError::io("starting the task supervisor", e))?;
-        let planned = self.cgroups.as_ref().map(|h| h.planned(&cgroup_name(&spec.task_id)));
+        let planned = self
+            .cgroups
+            .as_ref()
+            .map(|h| h.planned(&cgroup_name(&spec.task_id)));
         match self.start(&dir, &mut child, spec, uid_gid).await {
             Ok((state, stored)) => {
                 let t = ExecutorTask::new(state, stored);
@@ -220,12 +224,15 @@ impl Executor {
         let cgroup = match &self.cgroups {
             Some(host) => {
                 let name = cgroup_name(&spec.task_id);
-                record::write_json(dir, CGROUP, &Some(host.planned(&name))).map_err(|e| write(CGROUP, e))?;
+                record::write_json(dir, CGROUP, &Some(host.planned(&name)))
+                    .map_err(|e| write(CGROUP, e))?;
                 let (host, limits) = (host.clone(), spec.limits.clone());
                 Some(
                     tokio::task::spawn_blocking(move || host.create(&name, &limits))
                         .await
-                        .map_err(|e| ExecutorError::io("creating the cgroup", std::io::Error::other(e)))??,
+                        .map_err(|e| {
+                            ExecutorError::io("creating the cgroup", std::io::Error::other(e))
+                        })??,
                 )
             }
             None => None,
@@ -241,7 +248,8 @@ impl Executor {
             cgroup: cgroup.clone(),
         };
         record::write_json(dir, SPEC, &stored).map_err(|e| write(SPEC, e))?;
-        let supervisor_gone = |e: std::io::Error| ExecutorError::io("talking to the task supervisor", e);
+        let supervisor_gone =
+            |e: std::io::Error| ExecutorError::io("talking to the task supervisor", e);
         let mut stdin = child
             .stdin
             .take()
@@ -266,7 +274,11 @@ impl Executor {
         let task = match (read, words.as_slice()) {
             (Ok(Ok(_)), ["started", pid, start]) => match (pid.parse(), start.parse()) {
                 (Ok(pid), Ok(start_time)) => ProcessId { pid, start_time },
-                _ => return Err(supervisor_gone(std::io::Error::other(format!("it said {line:?}")))),
+                _ => {
+                    return Err(supervisor_gone(std::io::Error::other(format!(
+                        "it said {line:?}"
+                    ))))
+                }
             },
             (Ok(Ok(_)), _) if line.starts_with("error ") => {
                 return Err(ExecutorError::Spawn {
@@ -280,7 +292,11 @@ impl Executor {
                     spec.stdout.display()
                 )));
             }
-            _ => return Err(supervisor_gone(std::io::Error::other(format!("it said {line:?}")))),
+            _ => {
+                return Err(supervisor_gone(std::io::Error::other(format!(
+                    "it said {line:?}"
+                ))))
+            }
         };
         // From here on the task is the driver's: tell the supervisor, so it
         // does not clean up after us when we die.
@@ -302,10 +318,11 @@ impl Executor {
     /// still runs, or reports the exit it recorded. A missing or corrupt
     /// record is an error (Nomad then destroys and restarts the task).
     pub async fn recover(&self, state: &ExecutorState) -> Result<ExecutorTask, ExecutorError> {
-        let spec: StoredSpec = record::read_json(&state.dir, SPEC)?.ok_or_else(|| ExecutorError::Record {
-            path: state.dir.join(SPEC).display().to_string(),
-            message: "missing: the task's record is gone".into(),
-        })?;
+        let spec: StoredSpec =
+            record::read_json(&state.dir, SPEC)?.ok_or_else(|| ExecutorError::Record {
+                path: state.dir.join(SPEC).display().to_string(),
+                message: "missing: the task's record is gone".into(),
+            })?;
         let exited = record::read_json::<ExitRecord>(&state.dir, EXIT)?;
         let task = ExecutorTask::new(state.clone(), spec);
         if exited.is_some() || !state.supervisor.alive() {
@@ -321,7 +338,13 @@ impl Executor {
 fn cgroup_name(task_id: &str) -> String {
     task_id
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '.' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '.'
+            }
+        })
         .collect()
 }
 
@@ -338,5 +361,6 @@ async fn remove_orphan(dir: &Path) {
 }
 
 fn millis(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }

@@ -88,10 +88,28 @@ mod tests {
     #[test]
     fn atomic_write_replaces_and_leaves_no_temp_file() {
         let dir = tempfile::tempdir().unwrap();
-        write_json(dir.path(), EXIT, &ExitRecord { code: 1, signal: 0, oom_killed: false, error: None }).unwrap();
-        let rec = ExitRecord { code: 137, signal: 9, oom_killed: true, error: None };
+        write_json(
+            dir.path(),
+            EXIT,
+            &ExitRecord {
+                code: 1,
+                signal: 0,
+                oom_killed: false,
+                error: None,
+            },
+        )
+        .unwrap();
+        let rec = ExitRecord {
+            code: 137,
+            signal: 9,
+            oom_killed: true,
+            error: None,
+        };
         write_json(dir.path(), EXIT, &rec).unwrap();
-        assert_eq!(read_json::<ExitRecord>(dir.path(), EXIT).unwrap(), Some(rec));
+        assert_eq!(
+            read_json::<ExitRecord>(dir.path(), EXIT).unwrap(),
+            Some(rec)
+        );
         let names: Vec<_> = std::fs::read_dir(dir.path())
             .unwrap()
             .map(|e| e.unwrap().file_name().into_string().unwrap())

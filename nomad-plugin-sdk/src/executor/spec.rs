@@ -41,13 +41,22 @@ impl LaunchSpec {
     /// its directory (`alloc_dir/<name>`) as working directory, its user,
     /// its log FIFOs and the limits of its `resources` (no CPU hard limit;
     /// set [`limits`](Self::limits) to change them).
-    pub fn for_task(task_id: &str, task_name: &str, task: &TaskInfo, command: impl Into<String>) -> Self {
+    pub fn for_task(
+        task_id: &str,
+        task_name: &str,
+        task: &TaskInfo,
+        command: impl Into<String>,
+    ) -> Self {
         let dir = task.task_dir(task_name);
         LaunchSpec {
             task_id: task_id.to_string(),
             command: command.into(),
             args: Vec::new(),
-            cwd: if dir.is_dir() { dir } else { PathBuf::from("/") },
+            cwd: if dir.is_dir() {
+                dir
+            } else {
+                PathBuf::from("/")
+            },
             env: task.env.clone(),
             user: (!task.user.is_empty()).then(|| task.user.clone()),
             stdout: task.stdout_path.clone(),
@@ -87,7 +96,13 @@ pub(crate) fn lookup_user(name: &str) -> Result<(u32, u32), ExecutorError> {
     // SAFETY: all pointers refer to live memory of this frame; the buffer
     // length is passed along.
     let rc = unsafe {
-        libc::getpwnam_r(cname.as_ptr(), &mut pwd, buf.as_mut_ptr(), buf.len(), &mut result)
+        libc::getpwnam_r(
+            cname.as_ptr(),
+            &mut pwd,
+            buf.as_mut_ptr(),
+            buf.len(),
+            &mut result,
+        )
     };
     if rc != 0 || result.is_null() {
         return Err(ExecutorError::UnknownUser(name.to_string()));
@@ -130,9 +145,7 @@ pub(crate) fn child_hook(
             // SAFETY: plain syscalls on values; the group list is one
             // element on this frame.
             unsafe {
-                if libc::setgroups(1, &gid) != 0
-                    || libc::setgid(gid) != 0
-                    || libc::setuid(uid) != 0
+                if libc::setgroups(1, &gid) != 0 || libc::setgid(gid) != 0 || libc::setuid(uid) != 0
                 {
                     return Err(std::io::Error::last_os_error());
                 }

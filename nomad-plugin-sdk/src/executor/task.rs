@@ -177,7 +177,10 @@ impl ExecutorTask {
                 .ok_or_else(|| ExecutorError::UnknownSignal(signal.to_string()))?;
             let _ = process::signal_group(self.pid(), sig);
             if tokio::time::timeout(timeout, self.wait()).await.is_err() {
-                tracing::info!(pid = self.pid(), "task ignored {signal} for {timeout:?}; killing it");
+                tracing::info!(
+                    pid = self.pid(),
+                    "task ignored {signal} for {timeout:?}; killing it"
+                );
             }
         }
         self.kill_everything().await
@@ -195,7 +198,9 @@ impl ExecutorTask {
         }
         tokio::time::timeout(KILL_WAIT, self.wait())
             .await
-            .map_err(|_| ExecutorError::Timeout(format!("the task survived SIGKILL for {KILL_WAIT:?}")))?;
+            .map_err(|_| {
+                ExecutorError::Timeout(format!("the task survived SIGKILL for {KILL_WAIT:?}"))
+            })?;
         Ok(())
     }
 
@@ -207,7 +212,9 @@ impl ExecutorTask {
         if let Some(cg) = self.inner.state.cgroup.clone() {
             tokio::task::spawn_blocking(move || cg.remove())
                 .await
-                .map_err(|e| ExecutorError::Timeout(format!("removing the task's cgroup: {e}")))??;
+                .map_err(|e| {
+                    ExecutorError::Timeout(format!("removing the task's cgroup: {e}"))
+                })??;
         }
         match std::fs::remove_dir_all(&self.inner.state.dir) {
             Ok(()) => Ok(()),

@@ -31,7 +31,11 @@ const TAKES_MB: u64 = 128;
 /// Sets the task's memory (allocated and Linux limit) to `mb`.
 fn set_memory(fx: &mut TaskFixture, mb: i64) {
     if let Some(r) = fx.config.resources.as_mut() {
-        if let Some(m) = r.allocated_resources.as_mut().and_then(|a| a.memory.as_mut()) {
+        if let Some(m) = r
+            .allocated_resources
+            .as_mut()
+            .and_then(|a| a.memory.as_mut())
+        {
             m.memory_mb = mb;
             m.memory_max_mb = 0;
         }
@@ -39,9 +43,9 @@ fn set_memory(fx: &mut TaskFixture, mb: i64) {
             l.memory_limit_bytes = mb * 1024 * 1024;
         }
     }
-    for (k, v) in [("NOMAD_MEMORY_LIMIT", mb.to_string())] {
-        fx.config.env.insert(k.into(), v);
-    }
+    fx.config
+        .env
+        .insert("NOMAD_MEMORY_LIMIT".into(), mb.to_string());
 }
 
 /// Waits until the task wrote `name` into the allocation's shared dir.
@@ -173,7 +177,8 @@ async fn nothing_survives(ctx: &mut Ctx) {
         ))
     }
     .await;
-    ctx.report.record("limits.stop_destroy_leaves_nothing", result);
+    ctx.report
+        .record("limits.stop_destroy_leaves_nothing", result);
 }
 
 async fn stats_tree(ctx: &mut Ctx) {

@@ -174,7 +174,10 @@ mod tests {
         assert_eq!(l.memory_soft_bytes, None);
         assert_eq!(l.cpu_quota, None);
         let l = Limits::from_resources(&res(256, 512), false, 0).unwrap();
-        assert_eq!((l.memory_bytes, l.memory_soft_bytes), (Some(512 << 20), Some(256 << 20)));
+        assert_eq!(
+            (l.memory_bytes, l.memory_soft_bytes),
+            (Some(512 << 20), Some(256 << 20))
+        );
     }
 
     #[test]
@@ -183,15 +186,24 @@ mod tests {
         let l = Limits::from_resources(&res(256, 0), true, 0).unwrap();
         assert_eq!(l.cpu_quota, Some((25_000 * cores, 100_000)));
         let l = Limits::from_resources(&res(256, 0), true, 10).unwrap();
-        assert_eq!(l.cpu_quota, Some((((0.25 * 1000.0) as u64 * cores).max(1000), 1000)));
+        assert_eq!(
+            l.cpu_quota,
+            Some((((0.25 * 1000.0) as u64 * cores).max(1000), 1000))
+        );
         assert!(Limits::from_resources(&res(256, 0), true, 2_000_000).is_err());
     }
 
     #[test]
     fn bad_limits_name_the_field() {
-        let e = Limits::from_resources(&res(1, 0), false, 0).unwrap().validate().unwrap_err();
+        let e = Limits::from_resources(&res(1, 0), false, 0)
+            .unwrap()
+            .validate()
+            .unwrap_err();
         assert!(e.to_string().starts_with("resources.memory:"), "{e}");
-        let l = Limits { cpuset_cpus: Some("0,7".into()), ..Limits::none() };
+        let l = Limits {
+            cpuset_cpus: Some("0,7".into()),
+            ..Limits::none()
+        };
         let e = l.check_cores("0-1").unwrap_err();
         assert!(e.to_string().contains("core 7 does not exist"), "{e}");
     }

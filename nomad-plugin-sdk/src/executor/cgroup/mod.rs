@@ -198,7 +198,10 @@ fn unescape_octal(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'\\' && i + 3 < b.len() && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
+        if b[i] == b'\\'
+            && i + 3 < b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
             out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
             i += 4;
         } else {
@@ -234,7 +237,11 @@ impl TaskCgroup {
     /// The `cgroup.procs` files a process writes itself into to join the
     /// task's cgroup (one per distinct directory).
     pub(crate) fn procs_files(&self) -> Vec<PathBuf> {
-        let mut files: Vec<PathBuf> = self.dirs.iter().map(|(_, d)| d.join("cgroup.procs")).collect();
+        let mut files: Vec<PathBuf> = self
+            .dirs
+            .iter()
+            .map(|(_, d)| d.join("cgroup.procs"))
+            .collect();
         files.sort();
         files.dedup();
         files
@@ -297,7 +304,9 @@ impl TaskCgroup {
     /// Reads the cgroup's CPU and memory counters.
     pub(crate) fn sample(&self) -> stats::Sample {
         match self.version {
-            CgroupVersion::V1 => stats::sample_v1(self.dir("cpuacct"), self.dir("cpu"), self.dir("memory")),
+            CgroupVersion::V1 => {
+                stats::sample_v1(self.dir("cpuacct"), self.dir("cpu"), self.dir("memory"))
+            }
             CgroupVersion::V2 => stats::sample_v2(self.dir("unified")),
         }
     }

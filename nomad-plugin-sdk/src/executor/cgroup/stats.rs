@@ -32,7 +32,11 @@ fn user_hz() -> u64 {
 /// cgroup v1: `cpuacct.stat` (USER_HZ ticks), `cpuacct.usage` (ns),
 /// `cpu.stat` (throttling, ns), `memory.stat` and the `memory.*usage*`
 /// files (bytes).
-pub(crate) fn sample_v1(cpuacct: Option<&Path>, cpu: Option<&Path>, memory: Option<&Path>) -> Sample {
+pub(crate) fn sample_v1(
+    cpuacct: Option<&Path>,
+    cpu: Option<&Path>,
+    memory: Option<&Path>,
+) -> Sample {
     let mut s = Sample::default();
     if let Some(d) = cpuacct {
         if let Some(stat) = files::read_keyed(d, "cpuacct.stat") {
@@ -52,7 +56,12 @@ pub(crate) fn sample_v1(cpuacct: Option<&Path>, cpu: Option<&Path>, memory: Opti
             rss: stat.get("total_rss").or(stat.get("rss")).copied(),
             cache: stat.get("total_cache").or(stat.get("cache")).copied(),
             // Present only with swap accounting; Nomad reports 0 then.
-            swap: Some(stat.get("total_swap").or(stat.get("swap")).copied().unwrap_or(0)),
+            swap: Some(
+                stat.get("total_swap")
+                    .or(stat.get("swap"))
+                    .copied()
+                    .unwrap_or(0),
+            ),
             usage: files::read_u64(d, "memory.usage_in_bytes"),
             max_usage: files::read_u64(d, "memory.max_usage_in_bytes"),
             kernel_usage: files::read_u64(d, "memory.kmem.usage_in_bytes"),
@@ -169,12 +178,22 @@ mod tests {
     fn v2_files_of_a_fake_cgroup() {
         let d = tempfile::tempdir().unwrap();
         std::fs::write(d.path().join("cpu.stat"), "usage_usec 30\nuser_usec 20\nsystem_usec 10\nnr_periods 4\nnr_throttled 2\nthrottled_usec 7\n").unwrap();
-        std::fs::write(d.path().join("memory.stat"), "anon 4096\nfile 8192\nkernel 1\n").unwrap();
+        std::fs::write(
+            d.path().join("memory.stat"),
+            "anon 4096\nfile 8192\nkernel 1\n",
+        )
+        .unwrap();
         std::fs::write(d.path().join("memory.current"), "16384\n").unwrap();
         std::fs::write(d.path().join("memory.peak"), "32768\n").unwrap();
         let s = sample_v2(Some(d.path()));
-        assert_eq!((s.user_ns, s.system_ns, s.total_ns), (Some(20_000), Some(10_000), Some(30_000)));
-        assert_eq!((s.throttled_periods, s.throttled_ns), (Some(2), Some(7_000)));
+        assert_eq!(
+            (s.user_ns, s.system_ns, s.total_ns),
+            (Some(20_000), Some(10_000), Some(30_000))
+        );
+        assert_eq!(
+            (s.throttled_periods, s.throttled_ns),
+            (Some(2), Some(7_000))
+        );
         assert_eq!(s.memory.rss, Some(4096));
         assert_eq!(s.memory.cache, Some(8192));
         assert_eq!(s.memory.usage, Some(16384));

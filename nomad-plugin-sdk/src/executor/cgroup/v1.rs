@@ -43,7 +43,8 @@ impl Hierarchies {
             None => Err(ExecutorError::MissingController {
                 field,
                 controller,
-                detail: "cgroup v1: no hierarchy of it is mounted (see /proc/self/mountinfo)".into(),
+                detail: "cgroup v1: no hierarchy of it is mounted (see /proc/self/mountinfo)"
+                    .into(),
             }),
         }
     }
@@ -110,8 +111,9 @@ impl Hierarchies {
                 continue;
             }
             if *controller == "cpuset" && !parent_dir.exists() {
-                std::fs::create_dir_all(&parent_dir)
-                    .map_err(|e| ExecutorError::io(format!("creating {}", parent_dir.display()), e))?;
+                std::fs::create_dir_all(&parent_dir).map_err(|e| {
+                    ExecutorError::io(format!("creating {}", parent_dir.display()), e)
+                })?;
                 // A new cpuset cgroup starts with no cpus and no mems.
                 inherit_cpuset(mount, &parent_dir)?;
             }
@@ -158,31 +160,59 @@ fn inherit_cpuset(root: &Path, dir: &Path) -> Result<(), ExecutorError> {
 fn set(dir: &Path, file: &str, value: &str, field: &'static str) -> Result<(), ExecutorError> {
     files::write(dir, file, value).map_err(|e| ExecutorError::Unsatisfiable {
         field,
-        message: format!("the kernel refused {value} for {}: {e}", dir.join(file).display()),
+        message: format!(
+            "the kernel refused {value} for {}: {e}",
+            dir.join(file).display()
+        ),
     })
 }
 
 fn set_memory(dir: &Path, limits: &Limits) -> Result<(), ExecutorError> {
     if let Some(hard) = limits.memory_bytes {
-        set(dir, "memory.limit_in_bytes", &hard.to_string(), "resources.memory")?;
+        set(
+            dir,
+            "memory.limit_in_bytes",
+            &hard.to_string(),
+            "resources.memory",
+        )?;
         // Swap would let the task exceed its limit; Nomad disables it.
         // Both files exist only with swap accounting, so failures are fine.
         let _ = files::write(dir, "memory.memsw.limit_in_bytes", &hard.to_string());
         let _ = files::write(dir, "memory.swappiness", "0");
     }
     if let Some(soft) = limits.memory_soft_bytes {
-        set(dir, "memory.soft_limit_in_bytes", &soft.to_string(), "resources.memory")?;
+        set(
+            dir,
+            "memory.soft_limit_in_bytes",
+            &soft.to_string(),
+            "resources.memory",
+        )?;
     }
     Ok(())
 }
 
 fn set_cpu(dir: &Path, limits: &Limits) -> Result<(), ExecutorError> {
     if let Some(shares) = limits.cpu_shares {
-        set(dir, "cpu.shares", &shares.clamp(2, 262_144).to_string(), "resources.cpu")?;
+        set(
+            dir,
+            "cpu.shares",
+            &shares.clamp(2, 262_144).to_string(),
+            "resources.cpu",
+        )?;
     }
     if let Some((quota, period)) = limits.cpu_quota {
-        set(dir, "cpu.cfs_period_us", &period.to_string(), "config.cpu_cfs_period")?;
-        set(dir, "cpu.cfs_quota_us", &quota.to_string(), "config.cpu_hard_limit")?;
+        set(
+            dir,
+            "cpu.cfs_period_us",
+            &period.to_string(),
+            "config.cpu_cfs_period",
+        )?;
+        set(
+            dir,
+            "cpu.cfs_quota_us",
+            &quota.to_string(),
+            "config.cpu_hard_limit",
+        )?;
     }
     Ok(())
 }
@@ -195,7 +225,9 @@ pub(super) fn kill(freezer: Option<&Path>, pids: &[i32]) {
         if let Some(d) = freezer {
             // Freezing completes asynchronously; FREEZING means not yet.
             let deadline = Instant::now() + Duration::from_secs(5);
-            while files::read(d, "freezer.state").is_ok_and(|s| s != "FROZEN") && Instant::now() < deadline {
+            while files::read(d, "freezer.state").is_ok_and(|s| s != "FROZEN")
+                && Instant::now() < deadline
+            {
                 std::thread::sleep(Duration::from_millis(1));
             }
         }

@@ -31,7 +31,10 @@ impl Unified {
     pub(super) fn planned(&self, parent: &str, name: &str) -> TaskCgroup {
         TaskCgroup {
             version: CgroupVersion::V2,
-            dirs: vec![("unified".into(), self.root.join(parent).join(format!("{name}.scope")))],
+            dirs: vec![(
+                "unified".into(),
+                self.root.join(parent).join(format!("{name}.scope")),
+            )],
         }
     }
 
@@ -51,7 +54,10 @@ impl Unified {
         // only a limit that needs it is an error.
         let offered = self.controllers();
         let mut enabled = Vec::new();
-        for c in CONTROLLERS.iter().filter(|c| offered.iter().any(|o| o == *c)) {
+        for c in CONTROLLERS
+            .iter()
+            .filter(|c| offered.iter().any(|o| o == *c))
+        {
             let on = format!("+{c}");
             if files::write(&self.root, "cgroup.subtree_control", &on).is_ok()
                 && files::write(&parent_dir, "cgroup.subtree_control", &on).is_ok()
@@ -106,7 +112,10 @@ impl Unified {
 fn set(dir: &Path, file: &str, value: &str, field: &'static str) -> Result<(), ExecutorError> {
     files::write(dir, file, value).map_err(|e| ExecutorError::Unsatisfiable {
         field,
-        message: format!("the kernel refused {value} for {}: {e}", dir.join(file).display()),
+        message: format!(
+            "the kernel refused {value} for {}: {e}",
+            dir.join(file).display()
+        ),
     })
 }
 
@@ -120,10 +129,20 @@ fn apply(parent: &Path, dir: &Path, limits: &Limits) -> Result<(), ExecutorError
         set(dir, "memory.low", &soft.to_string(), "resources.memory")?;
     }
     if let Some(shares) = limits.cpu_shares {
-        set(dir, "cpu.weight", &shares_to_weight(shares).to_string(), "resources.cpu")?;
+        set(
+            dir,
+            "cpu.weight",
+            &shares_to_weight(shares).to_string(),
+            "resources.cpu",
+        )?;
     }
     if let Some((quota, period)) = limits.cpu_quota {
-        set(dir, "cpu.max", &format!("{quota} {period}"), "config.cpu_hard_limit")?;
+        set(
+            dir,
+            "cpu.max",
+            &format!("{quota} {period}"),
+            "config.cpu_hard_limit",
+        )?;
     }
     if limits.cpuset_cpus.is_some() {
         let available = files::read(parent, "cpuset.cpus.effective")
@@ -147,7 +166,11 @@ pub(super) fn kill(dir: Option<&Path>, pids: &[i32]) {
         return;
     }
     let frozen = files::write(dir, "cgroup.freeze", "1").is_ok();
-    let pids = if frozen { files::procs(dir) } else { pids.to_vec() };
+    let pids = if frozen {
+        files::procs(dir)
+    } else {
+        pids.to_vec()
+    };
     for pid in pids {
         if pid > 1 {
             // SAFETY: kill(2) on a positive pid read from the cgroup.
