@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use nomad_plugin_sdk::executor::{
-    CgroupHost, CgroupVersion, Executor, ExecutorError, LaunchSpec, Limits,
+    CgroupHost, CgroupVersion, Chroot, Executor, ExecutorError, Isolation, LaunchSpec, Limits,
 };
 
 struct Env {
@@ -299,6 +299,50 @@ async fn bad_input_leaves_nothing(path: &str, host: CgroupHost) {
     println!("ok   bad input: clear errors naming the field, nothing left [{path}]");
 }
 
+/// Namespaces and a chroot like Nomad's exec driver: the task is pid 1,
+/// sees its task dir as `/` with `alloc/` and the chroot_env, no host file
+/// outside them; exec lands in the same namespaces and chroot; no mount
+/// is visible on the host, before or after.
+async fn isolation(path: &str, host: CgroupHost) {
+    let env = Env::new();
+    let alloc_dir = env.dir.path();
+    for d in ["alloc", "task/local", "task/secrets", "task/tmp", "task/private"] {
+        std::fs::create_dir_all(alloc_dir.join(d)).unwrap();
+    }
+    let marker = env.path("host-only");
+    std::fs::write(&marker, b"secret").unwrap();
+    let script = format!(
+        "echo pid=$$; ls /; test -e {m} && echo LEAK; test -d /alloc && echo alloc-ok; echo > /alloc/ready; sleep 1000",
+        m = marker.display()
+    );
+    let mut spec = env.spec("iso", &script);
+    spec.cwd = alloc_dir.join("task");
+    spec.isolation = Isolation::exec_driver(Chroot::for_task(alloc_dir, "task"));
+    let ex = executor(&env, Some(host));
+    let t = ex.launch(spec).await.expect("launch");
+    wait_for_file(&alloc_dir.join("alloc/ready"));
+    let out = std::fs::read_to_string(env.path("iso.out")).unwrap();
+    assert!(out.contains("pid=1\n"), "not pid 1 of its own namespace: {out}");
+    assert!(out.contains("local\n") && out.contains("secrets\n") && out.contains("usr\n"), "{out}");
+    assert!(!out.contains("LEAK"), "the task sees a host file outside chroot_env: {out}");
+    assert!(out.contains("alloc-ok"), "{out}");
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!mounts.contains(&alloc_dir.display().to_string()), "a task mount is visible on the host");
+    let probe = format!("cat /proc/1/cmdline; echo; test -e {} && echo EXEC-SEES-HOST; ls /", marker.display());
+    let r = t
+        .exec(&["/bin/sh".into(), "-c".into(), probe], Duration::from_secs(30))
+        .await
+        .expect("exec");
+    let text = String::from_utf8_lossy(&r.stdout);
+    assert_eq!(r.exit.exit_code, 0, "{r:?}");
+    assert!(text.contains("alloc-ok"), "exec is not in the task's PID namespace: {text}");
+    assert!(!text.contains("EXEC-SEES-HOST") && text.contains("secrets"), "exec is not in the chroot: {text}");
+    t.destroy().await.expect("destroy");
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!mounts.contains(&alloc_dir.display().to_string()));
+    println!("ok   pid/mount/ipc namespaces, chroot, exec inside them, no host mounts [{path}]");
+}
+
 trait CommandIs {
     fn command_is(self, c: &str) -> Self;
 }
@@ -427,6 +471,7 @@ fn main() {
         stats_cover_the_tree_and_exec_runs_inside(&path, host.clone()).await;
         recovery(&path, Some(host.clone())).await;
         bad_input_leaves_nothing(&path, host.clone()).await;
+        isolation(&path, host.clone()).await;
         // cgroup v2 on a real unified hierarchy, when the host has one
         // beside v1 (controllers stay with v1: kill, procs, cpu.stat).
         let unified = Path::new("/sys/fs/cgroup/unified");

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 
-use super::spec::{child_hook, StoredSpec};
+use super::enter::ENTER_ARG;
+use super::spec::StoredSpec;
 use super::task::ExecutorTask;
 use super::ExecutorError;
 use crate::driver::process::exit_result;
@@ -20,18 +21,56 @@ use crate::driver::{ExecInput, ExecOutput, ExecOutputSink, ExecSession, ExitResu
 /// forever; we do not wait for them, as Nomad's own drivers do not).
 const DRAIN: Duration = Duration::from_millis(250);
 
-fn command(spec: &StoredSpec, argv: &[String]) -> Result<tokio::process::Command, ExecutorError> {
+/// What to run for `argv` inside the task: the command itself, joining
+/// the task's cgroup (and user) before it starts, or, for an isolated
+/// task, the plugin's binary as the helper that enters the task's
+/// namespaces and chroot first (see `enter`).
+struct Target {
+    program: std::ffi::OsString,
+    args: Vec<std::ffi::OsString>,
+    dir: std::path::PathBuf,
+    direct: bool,
+}
+
+fn target(spec: &StoredSpec, argv: &[String]) -> Result<Target, ExecutorError> {
     let Some((program, args)) = argv.split_first() else {
         return Err(ExecutorError::EmptyCommand);
     };
-    let mut cmd = tokio::process::Command::new(program);
-    cmd.args(args)
-        .current_dir(&spec.cwd)
+    if spec.isolation.is_none() {
+        return Ok(Target {
+            program: program.into(),
+            args: args.iter().map(Into::into).collect(),
+            dir: spec.cwd.clone(),
+            direct: true,
+        });
+    }
+    let exe = std::env::current_exe().map_err(|e| ExecutorError::io("locating the plugin binary", e))?;
+    let record_dir = spec
+        .record_dir
+        .clone()
+        .ok_or_else(|| ExecutorError::io("exec", std::io::Error::other("the task has no record directory")))?;
+    let mut helper: Vec<std::ffi::OsString> = vec![ENTER_ARG.into(), record_dir.into(), "--".into()];
+    helper.extend(argv.iter().map(Into::into));
+    Ok(Target {
+        program: exe.into(),
+        args: helper,
+        dir: "/".into(),
+        direct: false,
+    })
+}
+
+fn command(spec: &StoredSpec, argv: &[String]) -> Result<tokio::process::Command, ExecutorError> {
+    let t = target(spec, argv)?;
+    let mut cmd = tokio::process::Command::new(&t.program);
+    cmd.args(&t.args)
+        .current_dir(&t.dir)
         .env_clear()
         .envs(spec.env.iter().map(|(k, v)| (k, v)))
         .kill_on_drop(true);
-    // SAFETY: the hook only makes async-signal-safe calls.
-    unsafe { cmd.pre_exec(child_hook(spec.cgroup.as_ref(), spec.uid_gid)) };
+    if t.direct {
+        // SAFETY: the hook only makes async-signal-safe calls.
+        unsafe { cmd.pre_exec(spec.hook(true, false)?) };
+    }
     Ok(cmd)
 }
 
@@ -174,20 +213,19 @@ async fn run_pipes(
 }
 
 async fn run_tty(spec: &StoredSpec, mut session: ExecSession) -> Result<ExitResult, ExecutorError> {
-    let Some((program, args)) = session.command.split_first() else {
-        return Err(ExecutorError::EmptyCommand);
-    };
-    let (pty, pts) = pty_process::open().map_err(|e| {
-        ExecutorError::io("opening a terminal", std::io::Error::other(e.to_string()))
-    })?;
-    let cmd = pty_process::Command::new(program)
-        .args(args)
-        .current_dir(&spec.cwd)
+    let t = target(spec, &session.command)?;
+    let (pty, pts) = pty_process::open()
+        .map_err(|e| ExecutorError::io("opening a terminal", std::io::Error::other(e.to_string())))?;
+    let mut cmd = pty_process::Command::new(&t.program)
+        .args(&t.args)
+        .current_dir(&t.dir)
         .env_clear()
         .envs(spec.env.iter().map(|(k, v)| (k, v)));
-    // SAFETY: the hook only makes async-signal-safe calls (it runs after
-    // pty-process has made the child a session leader on the terminal).
-    let cmd = unsafe { cmd.pre_exec(child_hook(spec.cgroup.as_ref(), spec.uid_gid)) };
+    if t.direct {
+        // SAFETY: the hook only makes async-signal-safe calls (it runs
+        // after pty-process has made the child a session leader).
+        cmd = unsafe { cmd.pre_exec(spec.hook(true, false)?) };
+    }
     let mut child = cmd
         .spawn(pts)
         .map_err(|e| start_error(&session.command, e))?;

@@ -42,8 +42,10 @@
 //! ```
 
 mod cgroup;
+mod enter;
 mod error;
 mod exec;
+mod isolation;
 mod record;
 mod spec;
 mod supervisor;
@@ -56,6 +58,7 @@ use tokio::io::AsyncBufReadExt;
 
 pub use cgroup::{CgroupHost, CgroupVersion, Limits, TaskCgroup};
 pub use error::ExecutorError;
+pub use isolation::{Chroot, Isolation, DEFAULT_CHROOT_ENV};
 pub use spec::LaunchSpec;
 pub use task::{ExecutorState, ExecutorTask, ProcessId};
 
@@ -75,7 +78,17 @@ const START_TIMEOUT: Duration = Duration::from_secs(60);
 /// `serve` and before starting any runtime.
 pub fn run_supervisor_if_requested() {
     let mut args = std::env::args_os().skip(1);
-    if args.next().as_deref() != Some(std::ffi::OsStr::new(SUPERVISOR_ARG)) {
+    let role = args.next();
+    if role.as_deref() == Some(std::ffi::OsStr::new(enter::ENTER_ARG)) {
+        // exec into an isolated task: `<dir> -- <command>...`
+        let rest: Vec<std::ffi::OsString> = args.collect();
+        let (Some(dir), Some(argv)) = (rest.first(), rest.get(2..)) else {
+            eprintln!("usage: {} RECORD_DIR -- COMMAND...", enter::ENTER_ARG);
+            std::process::exit(2);
+        };
+        std::process::exit(enter::run(Path::new(dir), argv));
+    }
+    if role.as_deref() != Some(std::ffi::OsStr::new(SUPERVISOR_ARG)) {
         return;
     }
     let Some(dir) = args.next() else {
@@ -246,6 +259,8 @@ impl Executor {
             stdout: spec.stdout.clone(),
             stderr: spec.stderr.clone(),
             cgroup: cgroup.clone(),
+            isolation: spec.isolation.clone(),
+            record_dir: Some(dir.to_path_buf()),
         };
         record::write_json(dir, SPEC, &stored).map_err(|e| write(SPEC, e))?;
         let supervisor_gone =
@@ -318,11 +333,12 @@ impl Executor {
     /// still runs, or reports the exit it recorded. A missing or corrupt
     /// record is an error (Nomad then destroys and restarts the task).
     pub async fn recover(&self, state: &ExecutorState) -> Result<ExecutorTask, ExecutorError> {
-        let spec: StoredSpec =
+        let mut spec: StoredSpec =
             record::read_json(&state.dir, SPEC)?.ok_or_else(|| ExecutorError::Record {
                 path: state.dir.join(SPEC).display().to_string(),
                 message: "missing: the task's record is gone".into(),
             })?;
+        spec.record_dir = Some(state.dir.clone());
         let exited = record::read_json::<ExitRecord>(&state.dir, EXIT)?;
         let task = ExecutorTask::new(state.clone(), spec);
         if exited.is_some() || !state.supervisor.alive() {

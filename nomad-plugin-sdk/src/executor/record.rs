@@ -13,6 +13,8 @@ use super::ExecutorError;
 pub(crate) const SPEC: &str = "spec.json";
 /// Where the task's cgroup is (or will be), written before it is created.
 pub(crate) const CGROUP: &str = "cgroup.json";
+/// The task's main process, written by the supervisor (`task.json`).
+pub(crate) const TASK: &str = "task.json";
 /// The exit status the supervisor writes (`exit.json`).
 pub(crate) const EXIT: &str = "exit.json";
 

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::cgroup::{Limits, TaskCgroup};
+use super::isolation::{ChildIsolation, Isolation};
 use super::ExecutorError;
 use crate::driver::TaskInfo;
 
@@ -34,6 +35,10 @@ pub struct LaunchSpec {
     pub stderr: PathBuf,
     /// What the task's cgroup enforces.
     pub limits: Limits,
+    /// Namespaces, chroot and privileges; none by default. With a chroot,
+    /// `cwd` may be given inside it (`/local`) or as a host path under the
+    /// task directory.
+    pub isolation: Isolation,
 }
 
 impl LaunchSpec {
@@ -62,6 +67,7 @@ impl LaunchSpec {
             stdout: task.stdout_path.clone(),
             stderr: task.stderr_path.clone(),
             limits: Limits::from_resources(&task.resources, false, 0).unwrap_or_default(),
+            isolation: Isolation::default(),
         }
     }
 
@@ -84,6 +90,44 @@ pub(crate) struct StoredSpec {
     pub stdout: PathBuf,
     pub stderr: PathBuf,
     pub cgroup: Option<TaskCgroup>,
+    #[serde(default)]
+    pub isolation: Isolation,
+    /// The task's record directory (set when loaded, not stored).
+    #[serde(skip)]
+    pub record_dir: Option<PathBuf>,
+}
+
+impl StoredSpec {
+    /// The working directory the child starts in before any chroot (a host
+    /// path), and the one it changes to inside the chroot.
+    pub(crate) fn dirs(&self) -> (PathBuf, PathBuf) {
+        match &self.isolation.chroot {
+            Some(ch) => {
+                let inside = match self.cwd.strip_prefix(&ch.task_dir) {
+                    Ok(rel) => PathBuf::from("/").join(rel),
+                    Err(_) if self.cwd.is_absolute() => self.cwd.clone(),
+                    Err(_) => PathBuf::from("/"),
+                };
+                (ch.task_dir.clone(), inside)
+            }
+            None => (self.cwd.clone(), self.cwd.clone()),
+        }
+    }
+
+    /// The hook for a child that becomes (or runs inside) the task.
+    pub(crate) fn hook(
+        &self,
+        join_cgroup: bool,
+        isolate: bool,
+    ) -> Result<impl FnMut() -> std::io::Result<()> + Send + Sync + 'static, ExecutorError> {
+        let iso = if isolate && !self.isolation.is_none() {
+            Some(ChildIsolation::prepare(&self.isolation, &self.dirs().1)?)
+        } else {
+            None
+        };
+        let cgroup = if join_cgroup { self.cgroup.as_ref() } else { None };
+        Ok(child_hook(cgroup, self.uid_gid, iso))
+    }
 }
 
 /// Looks up a user's uid and primary gid.
@@ -118,6 +162,7 @@ pub(crate) fn lookup_user(name: &str) -> Result<(u32, u32), ExecutorError> {
 pub(crate) fn child_hook(
     cgroup: Option<&TaskCgroup>,
     uid_gid: Option<(u32, u32)>,
+    isolation: Option<ChildIsolation>,
 ) -> impl FnMut() -> std::io::Result<()> + Send + Sync + 'static {
     let files: Vec<CString> = cgroup
         .map(|c| c.procs_files())
@@ -140,6 +185,9 @@ pub(crate) fn child_hook(
             if n != 1 {
                 return Err(err);
             }
+        }
+        if let Some(iso) = &isolation {
+            iso.apply()?;
         }
         if let Some((uid, gid)) = uid_gid {
             // SAFETY: plain syscalls on values; the group list is one

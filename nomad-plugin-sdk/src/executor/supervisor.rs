@@ -24,8 +24,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use super::cgroup::TaskCgroup;
-use super::record::{self, ExitRecord, CGROUP, EXIT, SPEC};
-use super::spec::{child_hook, StoredSpec};
+use super::record::{self, ExitRecord, CGROUP, EXIT, SPEC, TASK};
+use super::task::ProcessId;
+use super::spec::StoredSpec;
 use crate::driver::process;
 
 fn open_output(path: &Path) -> std::io::Result<std::fs::File> {
@@ -71,9 +72,21 @@ fn spawn_task(dir: &Path) -> std::io::Result<(std::process::Child, StoredSpec)> 
         .ok_or_else(|| std::io::Error::other(format!("{} is missing", dir.join(SPEC).display())))?;
     let stdout = open_output(&spec.stdout)?;
     let stderr = open_output(&spec.stderr)?;
+    let (start_dir, _) = spec.dirs();
+    let hook = spec.hook(true, true).map_err(std::io::Error::other)?;
+    if spec.isolation.pid_namespace {
+        // Our next child is pid 1 of a new PID namespace.
+        // SAFETY: plain system call.
+        if unsafe { libc::unshare(libc::CLONE_NEWPID) } != 0 {
+            return Err(std::io::Error::other(format!(
+                "isolation: cannot create a PID namespace: {}",
+                std::io::Error::last_os_error()
+            )));
+        }
+    }
     let mut cmd = Command::new(&spec.command);
     cmd.args(&spec.args)
-        .current_dir(&spec.cwd)
+        .current_dir(&start_dir)
         .env_clear()
         .envs(spec.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
@@ -82,7 +95,7 @@ fn spawn_task(dir: &Path) -> std::io::Result<(std::process::Child, StoredSpec)> 
         // Its own process group, so a stop signal reaches what it started.
         .process_group(0);
     // SAFETY: the hook only calls async-signal-safe functions.
-    unsafe { cmd.pre_exec(child_hook(spec.cgroup.as_ref(), spec.uid_gid)) };
+    unsafe { cmd.pre_exec(hook) };
     let child = cmd
         .spawn()
         .map_err(|e| std::io::Error::new(e.kind(), format!("starting {:?}: {e}", spec.command)))?;
@@ -119,6 +132,8 @@ fn supervise(dir: &Path) -> std::io::Result<()> {
     };
     let pid = child.id() as i32;
     let start = process::process_start_time(pid).unwrap_or(0);
+    // For exec, which enters the task's namespaces through its pid.
+    let _ = record::write_json(dir, TASK, &ProcessId { pid, start_time: start });
     let mut out = std::io::stdout();
     let _ = writeln!(out, "started {pid} {start}");
     let _ = out.flush();
