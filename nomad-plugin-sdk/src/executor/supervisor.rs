@@ -19,6 +19,8 @@
 //! kills it and removes its cgroup and record itself.
 
 use std::io::{BufRead, Write};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::Arc;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -118,6 +120,35 @@ fn supervise(dir: &Path) -> std::io::Result<()> {
         abandon(dir);
         return Ok(());
     }
+    // The thread that waits for the plugin's `ack` starts before the task
+    // does: after unshare(CLONE_NEWPID) this process can no longer create
+    // threads.
+    let cgroup: Option<TaskCgroup> = record::read_json::<StoredSpec>(dir, SPEC)
+        .ok()
+        .flatten()
+        .and_then(|s| s.cgroup);
+    let task_pid = Arc::new(AtomicI32::new(0));
+    let abandoned = Arc::new(AtomicBool::new(false));
+    drop(stdin);
+    let verdict = {
+        let (task_pid, abandoned) = (task_pid.clone(), abandoned.clone());
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = std::io::stdin().lock().read_line(&mut line);
+            let acked = line.trim() == "ack";
+            if !acked {
+                abandoned.store(true, Ordering::SeqCst);
+                if let Some(cg) = &cgroup {
+                    let _ = cg.kill_all();
+                }
+                let pid = task_pid.load(Ordering::SeqCst);
+                if pid > 0 {
+                    let _ = process::signal_group(pid, libc::SIGKILL);
+                }
+            }
+            acked
+        })
+    };
     let (mut child, spec) = match spawn_task(dir) {
         Ok(c) => c,
         Err(e) => {
@@ -131,30 +162,16 @@ fn supervise(dir: &Path) -> std::io::Result<()> {
         }
     };
     let pid = child.id() as i32;
+    task_pid.store(pid, Ordering::SeqCst);
+    if abandoned.load(Ordering::SeqCst) {
+        let _ = child.kill();
+    }
     let start = process::process_start_time(pid).unwrap_or(0);
     // For exec, which enters the task's namespaces through its pid.
     let _ = record::write_json(dir, TASK, &ProcessId { pid, start_time: start });
     let mut out = std::io::stdout();
     let _ = writeln!(out, "started {pid} {start}");
     let _ = out.flush();
-    let cgroup = spec.cgroup.clone();
-    drop(stdin);
-    let verdict = std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = std::io::stdin().lock().read_line(&mut line);
-        let acked = line.trim() == "ack";
-        if !acked {
-            match &cgroup {
-                Some(cg) => {
-                    let _ = cg.kill_all();
-                }
-                None => {
-                    let _ = process::signal_group(pid, libc::SIGKILL);
-                }
-            }
-        }
-        acked
-    });
     let status = child.wait()?;
     // The plugin acknowledges (or dies) right after our `started` line.
     if !verdict.join().unwrap_or(false) {
