@@ -18,7 +18,8 @@ async fn rsexec_passes_the_driver_suite() {
         report
             .checks
             .iter()
-            .all(|c| c.status != nomad_plugin_testkit::report::CheckStatus::Skipped),
-        "rsexec supports everything the suite checks:\n{report}"
+            .all(|c| c.status != nomad_plugin_testkit::report::CheckStatus::Skipped
+                || c.name.starts_with("isolation.")),
+        "rsexec supports everything the suite checks but chroot isolation (fs_isolation = NONE):\n{report}"
     );
 }
