@@ -306,7 +306,13 @@ async fn bad_input_leaves_nothing(path: &str, host: CgroupHost) {
 async fn isolation(path: &str, host: CgroupHost) {
     let env = Env::new();
     let alloc_dir = env.dir.path();
-    for d in ["alloc", "task/local", "task/secrets", "task/tmp", "task/private"] {
+    for d in [
+        "alloc",
+        "task/local",
+        "task/secrets",
+        "task/tmp",
+        "task/private",
+    ] {
         std::fs::create_dir_all(alloc_dir.join(d)).unwrap();
     }
     let marker = env.path("host-only");
@@ -322,21 +328,45 @@ async fn isolation(path: &str, host: CgroupHost) {
     let t = ex.launch(spec).await.expect("launch");
     wait_for_file(&alloc_dir.join("alloc/ready"));
     let out = std::fs::read_to_string(env.path("iso.out")).unwrap();
-    assert!(out.contains("pid=1\n"), "not pid 1 of its own namespace: {out}");
-    assert!(out.contains("local\n") && out.contains("secrets\n") && out.contains("usr\n"), "{out}");
-    assert!(!out.contains("LEAK"), "the task sees a host file outside chroot_env: {out}");
+    assert!(
+        out.contains("pid=1\n"),
+        "not pid 1 of its own namespace: {out}"
+    );
+    assert!(
+        out.contains("local\n") && out.contains("secrets\n") && out.contains("usr\n"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("LEAK"),
+        "the task sees a host file outside chroot_env: {out}"
+    );
     assert!(out.contains("alloc-ok"), "{out}");
     let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-    assert!(!mounts.contains(&alloc_dir.display().to_string()), "a task mount is visible on the host");
-    let probe = format!("cat /proc/1/cmdline; echo; test -e {} && echo EXEC-SEES-HOST; ls /", marker.display());
+    assert!(
+        !mounts.contains(&alloc_dir.display().to_string()),
+        "a task mount is visible on the host"
+    );
+    let probe = format!(
+        "cat /proc/1/cmdline; echo; test -e {} && echo EXEC-SEES-HOST; ls /",
+        marker.display()
+    );
     let r = t
-        .exec(&["/bin/sh".into(), "-c".into(), probe], Duration::from_secs(30))
+        .exec(
+            &["/bin/sh".into(), "-c".into(), probe],
+            Duration::from_secs(30),
+        )
         .await
         .expect("exec");
     let text = String::from_utf8_lossy(&r.stdout);
     assert_eq!(r.exit.exit_code, 0, "{r:?}");
-    assert!(text.contains("alloc-ok"), "exec is not in the task's PID namespace: {text}");
-    assert!(!text.contains("EXEC-SEES-HOST") && text.contains("secrets"), "exec is not in the chroot: {text}");
+    assert!(
+        text.contains("alloc-ok"),
+        "exec is not in the task's PID namespace: {text}"
+    );
+    assert!(
+        !text.contains("EXEC-SEES-HOST") && text.contains("secrets"),
+        "exec is not in the chroot: {text}"
+    );
     t.destroy().await.expect("destroy");
     let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     assert!(!mounts.contains(&alloc_dir.display().to_string()));

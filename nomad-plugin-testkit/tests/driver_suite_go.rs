@@ -18,7 +18,12 @@ async fn go_exec_driver_passes_the_whole_suite() {
     // group, without cgroups, like raw_exec: see the test below) and
     // `isolation` (skipped for its fs_isolation = NONE).
     let report = suite()
-        .only(GROUPS.iter().copied().filter(|g| !matches!(*g, "limits" | "isolation")))
+        .only(
+            GROUPS
+                .iter()
+                .copied()
+                .filter(|g| !matches!(*g, "limits" | "isolation")),
+        )
         .run()
         .await;
     println!("{report}");

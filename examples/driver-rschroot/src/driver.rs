@@ -99,12 +99,14 @@ impl RsChroot {
     }
 
     fn chroot_env(&self) -> BTreeMap<String, String> {
-        self.settings().and_then(|s| s.chroot_env).unwrap_or_else(|| {
-            DEFAULT_CHROOT_ENV
-                .iter()
-                .map(|p| (p.to_string(), p.to_string()))
-                .collect()
-        })
+        self.settings()
+            .and_then(|s| s.chroot_env)
+            .unwrap_or_else(|| {
+                DEFAULT_CHROOT_ENV
+                    .iter()
+                    .map(|p| (p.to_string(), p.to_string()))
+                    .collect()
+            })
     }
 
     fn event(&self, task: &Task, id: &str, message: String) {
@@ -273,7 +275,9 @@ impl driver::Driver for RsChroot {
             s => s.to_string(),
         };
         if process::signal_number(&name).is_none() {
-            return Err(PluginError::InvalidArgument(format!("unknown signal {name:?}")));
+            return Err(PluginError::InvalidArgument(format!(
+                "unknown signal {name:?}"
+            )));
         }
         Ok(task.exec.stop(&name, timeout).await?)
     }
@@ -313,7 +317,12 @@ impl driver::Driver for RsChroot {
         command: Vec<String>,
         timeout: Duration,
     ) -> Result<ExecOutput, PluginError> {
-        Ok(self.tasks.get(task_id)?.exec.exec(&command, timeout).await?)
+        Ok(self
+            .tasks
+            .get(task_id)?
+            .exec
+            .exec(&command, timeout)
+            .await?)
     }
 
     async fn exec_task_streaming(&self, session: ExecSession) -> Result<ExitResult, PluginError> {

@@ -25,5 +25,8 @@ async fn rschroot_passes_the_driver_suite() {
         .filter(|c| c.status == nomad_plugin_testkit::report::CheckStatus::Skipped)
         .map(|c| c.name.as_str())
         .collect();
-    assert!(skipped.is_empty(), "rschroot supports everything the suite checks: {skipped:?}");
+    assert!(
+        skipped.is_empty(),
+        "rschroot supports everything the suite checks: {skipped:?}"
+    );
 }

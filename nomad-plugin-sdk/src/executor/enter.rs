@@ -20,7 +20,13 @@ pub(crate) const ENTER_ARG: &str = "__nomad-plugin-executor-enter";
 
 /// Signals the helper ignores while it waits (a terminal's Ctrl-C is for
 /// the command, which gets them back at their default).
-const PASSED_ON: &[libc::c_int] = &[libc::SIGINT, libc::SIGQUIT, libc::SIGTSTP, libc::SIGTTIN, libc::SIGTTOU];
+const PASSED_ON: &[libc::c_int] = &[
+    libc::SIGINT,
+    libc::SIGQUIT,
+    libc::SIGTSTP,
+    libc::SIGTTIN,
+    libc::SIGTTOU,
+];
 
 pub(crate) fn run(dir: &Path, argv: &[std::ffi::OsString]) -> i32 {
     match enter(dir, argv) {
@@ -60,7 +66,10 @@ fn enter(dir: &Path, argv: &[std::ffi::OsString]) -> std::io::Result<i32> {
     let flags = spec.isolation.setns_flags();
     // SAFETY: setns on a pidfd we own; this process has one thread.
     if flags != 0 && unsafe { libc::setns(pidfd.as_raw_fd(), flags) } != 0 {
-        return Err(other(format!("entering the task's namespaces: {}", std::io::Error::last_os_error())));
+        return Err(other(format!(
+            "entering the task's namespaces: {}",
+            std::io::Error::last_os_error()
+        )));
     }
     let (_, inside) = spec.dirs();
     if let Some(ch) = &spec.isolation.chroot {
@@ -76,7 +85,9 @@ fn enter(dir: &Path, argv: &[std::ffi::OsString]) -> std::io::Result<i32> {
     let no_new_privs = spec.isolation.no_new_privs;
     let mut drop_privileges = child_hook(None, spec.uid_gid, None);
     let mut cmd = Command::new(program);
-    cmd.args(args).env_clear().envs(spec.env.iter().map(|(k, v)| (k, v)));
+    cmd.args(args)
+        .env_clear()
+        .envs(spec.env.iter().map(|(k, v)| (k, v)));
     // SAFETY: only async-signal-safe calls (signal, prctl, set*id).
     unsafe {
         cmd.pre_exec(move || {

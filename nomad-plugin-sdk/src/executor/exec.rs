@@ -44,12 +44,16 @@ fn target(spec: &StoredSpec, argv: &[String]) -> Result<Target, ExecutorError> {
             direct: true,
         });
     }
-    let exe = std::env::current_exe().map_err(|e| ExecutorError::io("locating the plugin binary", e))?;
-    let record_dir = spec
-        .record_dir
-        .clone()
-        .ok_or_else(|| ExecutorError::io("exec", std::io::Error::other("the task has no record directory")))?;
-    let mut helper: Vec<std::ffi::OsString> = vec![ENTER_ARG.into(), record_dir.into(), "--".into()];
+    let exe =
+        std::env::current_exe().map_err(|e| ExecutorError::io("locating the plugin binary", e))?;
+    let record_dir = spec.record_dir.clone().ok_or_else(|| {
+        ExecutorError::io(
+            "exec",
+            std::io::Error::other("the task has no record directory"),
+        )
+    })?;
+    let mut helper: Vec<std::ffi::OsString> =
+        vec![ENTER_ARG.into(), record_dir.into(), "--".into()];
     helper.extend(argv.iter().map(Into::into));
     Ok(Target {
         program: exe.into(),
@@ -214,8 +218,9 @@ async fn run_pipes(
 
 async fn run_tty(spec: &StoredSpec, mut session: ExecSession) -> Result<ExitResult, ExecutorError> {
     let t = target(spec, &session.command)?;
-    let (pty, pts) = pty_process::open()
-        .map_err(|e| ExecutorError::io("opening a terminal", std::io::Error::other(e.to_string())))?;
+    let (pty, pts) = pty_process::open().map_err(|e| {
+        ExecutorError::io("opening a terminal", std::io::Error::other(e.to_string()))
+    })?;
     let mut cmd = pty_process::Command::new(&t.program)
         .args(&t.args)
         .current_dir(&t.dir)

@@ -126,9 +126,11 @@ impl Isolation {
 }
 
 fn cstr(p: impl AsRef<Path>) -> Result<CString, ExecutorError> {
-    CString::new(p.as_ref().as_os_str().as_encoded_bytes()).map_err(|_| ExecutorError::Unsatisfiable {
-        field: "config",
-        message: format!("path {} contains a NUL byte", p.as_ref().display()),
+    CString::new(p.as_ref().as_os_str().as_encoded_bytes()).map_err(|_| {
+        ExecutorError::Unsatisfiable {
+            field: "config",
+            message: format!("path {} contains a NUL byte", p.as_ref().display()),
+        }
     })
 }
 
@@ -136,7 +138,10 @@ fn cstr(p: impl AsRef<Path>) -> Result<CString, ExecutorError> {
 /// `..`.
 fn under(root: &Path, inside: &str) -> Result<PathBuf, ExecutorError> {
     let rel = Path::new(inside.trim_start_matches('/'));
-    if rel.components().any(|c| !matches!(c, std::path::Component::Normal(_))) {
+    if rel
+        .components()
+        .any(|c| !matches!(c, std::path::Component::Normal(_)))
+    {
         return Err(ExecutorError::Unsatisfiable {
             field: "chroot_env",
             message: format!("{inside:?} is not a plain absolute path"),
@@ -174,12 +179,15 @@ impl ChildIsolation {
     pub(crate) fn prepare(iso: &Isolation, cwd: &Path) -> Result<Self, ExecutorError> {
         let mut c = ChildIsolation {
             unshare: iso.unshare_flags(),
-            hostname: iso.hostname.as_ref().map(|h| CString::new(h.as_str())).transpose().map_err(|_| {
-                ExecutorError::Unsatisfiable {
+            hostname: iso
+                .hostname
+                .as_ref()
+                .map(|h| CString::new(h.as_str()))
+                .transpose()
+                .map_err(|_| ExecutorError::Unsatisfiable {
                     field: "hostname",
                     message: "contains a NUL byte".into(),
-                }
-            })?,
+                })?,
             no_new_privs: iso.no_new_privs,
             ..Default::default()
         };
@@ -187,7 +195,8 @@ impl ChildIsolation {
             return Ok(c);
         };
         let mkdir = |p: &Path| {
-            std::fs::create_dir_all(p).map_err(|e| ExecutorError::io(format!("creating {}", p.display()), e))
+            std::fs::create_dir_all(p)
+                .map_err(|e| ExecutorError::io(format!("creating {}", p.display()), e))
         };
         if !ch.task_dir.is_dir() {
             return Err(ExecutorError::Unsatisfiable {
@@ -264,13 +273,25 @@ impl ChildIsolation {
             }
             if self.unshare & libc::CLONE_NEWNS != 0 {
                 // Nothing we mount may propagate back to the host.
-                check(libc::mount(null, c"/".as_ptr(), null, libc::MS_REC | libc::MS_PRIVATE, std::ptr::null()))?;
+                check(libc::mount(
+                    null,
+                    c"/".as_ptr(),
+                    null,
+                    libc::MS_REC | libc::MS_PRIVATE,
+                    std::ptr::null(),
+                ))?;
             }
             if let Some(h) = &self.hostname {
                 check(libc::sethostname(h.as_ptr(), h.as_bytes().len()))?;
             }
             for b in &self.binds {
-                check(libc::mount(b.src.as_ptr(), b.dst.as_ptr(), null, libc::MS_BIND | libc::MS_REC, std::ptr::null()))?;
+                check(libc::mount(
+                    b.src.as_ptr(),
+                    b.dst.as_ptr(),
+                    null,
+                    libc::MS_BIND | libc::MS_REC,
+                    std::ptr::null(),
+                ))?;
                 if b.read_only {
                     check(libc::mount(
                         null,
@@ -282,17 +303,39 @@ impl ChildIsolation {
                 }
             }
             if let Some(p) = &self.proc_dir {
-                check(libc::mount(c"proc".as_ptr(), p.as_ptr(), c"proc".as_ptr(), libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC, std::ptr::null()))?;
+                check(libc::mount(
+                    c"proc".as_ptr(),
+                    p.as_ptr(),
+                    c"proc".as_ptr(),
+                    libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+                    std::ptr::null(),
+                ))?;
             }
             if let Some((dev, nodes)) = &self.dev {
-                check(libc::mount(c"tmpfs".as_ptr(), dev.as_ptr(), c"tmpfs".as_ptr(), libc::MS_NOSUID, c"mode=755".as_ptr().cast()))?;
+                check(libc::mount(
+                    c"tmpfs".as_ptr(),
+                    dev.as_ptr(),
+                    c"tmpfs".as_ptr(),
+                    libc::MS_NOSUID,
+                    c"mode=755".as_ptr().cast(),
+                ))?;
                 for (src, dst) in nodes {
-                    let fd = libc::open(dst.as_ptr(), libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC, 0o666);
+                    let fd = libc::open(
+                        dst.as_ptr(),
+                        libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC,
+                        0o666,
+                    );
                     if fd < 0 {
                         return Err(std::io::Error::last_os_error());
                     }
                     libc::close(fd);
-                    check(libc::mount(src.as_ptr(), dst.as_ptr(), null, libc::MS_BIND, std::ptr::null()))?;
+                    check(libc::mount(
+                        src.as_ptr(),
+                        dst.as_ptr(),
+                        null,
+                        libc::MS_BIND,
+                        std::ptr::null(),
+                    ))?;
                 }
             }
             if let Some(root) = &self.root {
@@ -316,7 +359,10 @@ mod tests {
 
     #[test]
     fn chroot_paths_stay_inside() {
-        assert_eq!(under(Path::new("/t"), "/usr/bin").unwrap(), Path::new("/t/usr/bin"));
+        assert_eq!(
+            under(Path::new("/t"), "/usr/bin").unwrap(),
+            Path::new("/t/usr/bin")
+        );
         assert!(under(Path::new("/t"), "/../etc").is_err());
         let iso = Isolation::exec_driver(Chroot::for_task(Path::new("/a"), "web"));
         assert_eq!(iso.setns_flags() & libc::CLONE_NEWPID, libc::CLONE_NEWPID);

@@ -125,7 +125,11 @@ impl StoredSpec {
         } else {
             None
         };
-        let cgroup = if join_cgroup { self.cgroup.as_ref() } else { None };
+        let cgroup = if join_cgroup {
+            self.cgroup.as_ref()
+        } else {
+            None
+        };
         Ok(child_hook(cgroup, self.uid_gid, iso))
     }
 }

@@ -19,16 +19,16 @@
 //! kills it and removes its cgroup and record itself.
 
 use std::io::{BufRead, Write};
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
-use std::sync::Arc;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::Arc;
 
 use super::cgroup::TaskCgroup;
 use super::record::{self, ExitRecord, CGROUP, EXIT, SPEC, TASK};
-use super::task::ProcessId;
 use super::spec::StoredSpec;
+use super::task::ProcessId;
 use crate::driver::process;
 
 fn open_output(path: &Path) -> std::io::Result<std::fs::File> {
@@ -168,7 +168,14 @@ fn supervise(dir: &Path) -> std::io::Result<()> {
     }
     let start = process::process_start_time(pid).unwrap_or(0);
     // For exec, which enters the task's namespaces through its pid.
-    let _ = record::write_json(dir, TASK, &ProcessId { pid, start_time: start });
+    let _ = record::write_json(
+        dir,
+        TASK,
+        &ProcessId {
+            pid,
+            start_time: start,
+        },
+    );
     let mut out = std::io::stdout();
     let _ = writeln!(out, "started {pid} {start}");
     let _ = out.flush();

@@ -23,9 +23,15 @@ pub(crate) async fn isolation(ctx: &mut Ctx) {
         return;
     };
     // A host file outside the task directory (and outside any chroot_env).
-    let marker = ctx.work_dir.join(format!("host-only-{:08x}", super::fixture::random_u64() as u32));
+    let marker = ctx.work_dir.join(format!(
+        "host-only-{:08x}",
+        super::fixture::random_u64() as u32
+    ));
     if let Err(e) = std::fs::write(&marker, b"host\n") {
-        ctx.report.record(names[0], Err(format!("the suite cannot write {}: {e}", marker.display())));
+        ctx.report.record(
+            names[0],
+            Err(format!("the suite cannot write {}: {e}", marker.display())),
+        );
         return;
     }
     let m = marker.display().to_string();
