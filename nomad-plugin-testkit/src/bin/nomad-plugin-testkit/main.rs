@@ -4,7 +4,7 @@
 //! ```text
 //! nomad-plugin-testkit check PLUGIN_BIN [--kind K] [--config agent.hcl] [--task task.hcl]
 //!                            [--junit FILE] [--markdown FILE] [--report FILE.md|FILE.html]
-//!                            [-- PLUGIN_ARGS...]
+//!                            [--skip GROUP]... [-- PLUGIN_ARGS...]
 //! nomad-plugin-testkit launch PLUGIN_BIN [--config agent.hcl]
 //! ```
 
@@ -38,7 +38,8 @@ const USAGE: &str = "\
 usage:
   nomad-plugin-testkit check PLUGIN_BIN [--kind KIND] [--config agent.hcl] [--task task.hcl]
                              [--junit FILE] [--markdown FILE]
-                             [--report FILE.md|FILE.html]... [-- PLUGIN_ARGS...]
+                             [--report FILE.md|FILE.html]... [--skip GROUP]...
+                             [-- PLUGIN_ARGS...]
   nomad-plugin-testkit launch PLUGIN_BIN [--config agent.hcl]
 
 KIND: driver, device, csi, apm, strategy, target, host-volume, secrets
@@ -53,6 +54,9 @@ KIND: driver, device, csi, apm, strategy, target, host-volume, secrets
            config schema, every check with its time, failure logs, versions
            and machine; Markdown or self-contained HTML by the file's
            extension (.md, .html). May be given more than once.
+--skip     (driver) leave out a check group, e.g. --skip limits for a
+           raw_exec-like driver that enforces no resources; the report
+           does not list it. May be given more than once.
 -- ARGS    (csi) arguments for the plugin, e.g. -- --data-dir /tmp/csi.
 exit status: 0 all checks passed, 1 a check failed, 2 usage or launch error.";
 
@@ -111,6 +115,7 @@ struct Args {
     reports: Vec<PathBuf>,
     secret: Option<String>,
     plugin_args: Vec<String>,
+    skip: Vec<String>,
 }
 
 /// A `--report` file's format, by extension.
@@ -164,6 +169,16 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
                 break;
             }
             "--secret" => args.secret = Some(value("--secret")?),
+            "--skip" => {
+                let group = value("--skip")?;
+                if !nomad_plugin_testkit::driver::GROUPS.contains(&group.as_str()) {
+                    return Err(format!(
+                        "--skip {group}: not a driver check group (groups: {})",
+                        nomad_plugin_testkit::driver::GROUPS.join(", ")
+                    ));
+                }
+                args.skip.push(group);
+            }
             "-h" | "--help" => return Err(String::new()),
             flag if flag.starts_with("--") => return Err(format!("unknown option {flag}")),
             path if plugin.is_none() => plugin = Some(PathBuf::from(path)),
@@ -241,6 +256,15 @@ async fn run_suite(
     let report = match kind {
         Kind::Driver => {
             let mut suite = DriverSuite::new(plugin).progress(progress);
+            if !args.skip.is_empty() {
+                let skip = args.skip.clone();
+                suite = suite.only(
+                    nomad_plugin_testkit::driver::GROUPS
+                        .iter()
+                        .copied()
+                        .filter(|g| !skip.iter().any(|s| s == g)),
+                );
+            }
             if let Some(body) = &config {
                 suite = suite.plugin_config_hcl(body.clone());
             }
