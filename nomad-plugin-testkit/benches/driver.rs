@@ -402,7 +402,10 @@ fn per_task_kib(total: u64, base: u64, n: usize) -> String {
     if n == 0 {
         return "-".into();
     }
-    format!("{:.0}", total.saturating_sub(base) as f64 / 1024.0 / n as f64)
+    format!(
+        "{:.0}",
+        total.saturating_sub(base) as f64 / 1024.0 / n as f64
+    )
 }
 
 fn mib(b: u64) -> String {
@@ -537,8 +540,16 @@ async fn run() -> anyhow::Result<()> {
         ),
         (
             "supervisor processes with the tasks running: count, RSS per supervisor KiB".into(),
-            format!("{}, {}", r.supervisors, per_task_kib(r.supervisor_rss, 0, r.supervisors)),
-            format!("{}, {}", g.supervisors, per_task_kib(g.supervisor_rss, 0, g.supervisors)),
+            format!(
+                "{}, {}",
+                r.supervisors,
+                per_task_kib(r.supervisor_rss, 0, r.supervisors)
+            ),
+            format!(
+                "{}, {}",
+                g.supervisors,
+                per_task_kib(g.supervisor_rss, 0, g.supervisors)
+            ),
             f64::NAN,
         ),
         (
