@@ -7,12 +7,17 @@ use nomad_plugin_testkit::driver::DriverSuite;
 #[tokio::test]
 async fn rsexec_passes_the_driver_suite() {
     let state = std::env::temp_dir().join(format!("rsexec-suite-{}", std::process::id()));
+    let parent = format!("rsexec-suite-{}", std::process::id());
     let report = DriverSuite::new(env!("CARGO_BIN_EXE_rsexec"))
-        .plugin_config_hcl(format!("state_dir = {:?}\n", state.display().to_string()))
+        .plugin_config_hcl(format!(
+            "state_dir = {:?}\ncgroup_parent = {parent:?}\n",
+            state.display().to_string()
+        ))
         .run()
         .await;
     println!("{report}");
     let _ = std::fs::remove_dir_all(&state);
+    remove_parent_cgroups(&parent);
     report.assert_passed();
     assert!(
         report
@@ -22,4 +27,13 @@ async fn rsexec_passes_the_driver_suite() {
                 || c.name.starts_with("isolation.")),
         "rsexec supports everything the suite checks but chroot isolation (fs_isolation = NONE):\n{report}"
     );
+}
+
+/// Removes the (empty) parent cgroups the driver's tasks used, in every
+/// hierarchy; best effort, a parent still in use stays.
+fn remove_parent_cgroups(parent: &str) {
+    for entry in std::fs::read_dir("/sys/fs/cgroup").into_iter().flatten().flatten() {
+        let _ = std::fs::remove_dir(entry.path().join(parent));
+    }
+    let _ = std::fs::remove_dir(format!("/sys/fs/cgroup/{parent}.slice"));
 }
