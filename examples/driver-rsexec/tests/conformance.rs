@@ -32,7 +32,11 @@ async fn rsexec_passes_the_driver_suite() {
 /// Removes the (empty) parent cgroups the driver's tasks used, in every
 /// hierarchy; best effort, a parent still in use stays.
 fn remove_parent_cgroups(parent: &str) {
-    for entry in std::fs::read_dir("/sys/fs/cgroup").into_iter().flatten().flatten() {
+    for entry in std::fs::read_dir("/sys/fs/cgroup")
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
         let _ = std::fs::remove_dir(entry.path().join(parent));
     }
     let _ = std::fs::remove_dir(format!("/sys/fs/cgroup/{parent}.slice"));

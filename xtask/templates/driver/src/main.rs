@@ -93,11 +93,17 @@ impl CommandDriver {
     }
 
     fn executor(&self) -> Executor {
-        self.executor.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.executor
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     fn default_signal(&self) -> String {
-        self.default_signal.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.default_signal
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     fn event(&self, task: &Task, task_id: &str, message: String) {
@@ -137,7 +143,10 @@ impl BasePlugin for CommandDriver {
             .map(PathBuf::from)
             .unwrap_or_else(|| std::env::temp_dir().join(NAME));
         *self.executor.write().unwrap_or_else(|e| e.into_inner()) = executor(state_dir);
-        *self.default_signal.write().unwrap_or_else(|e| e.into_inner()) = config.default_signal;
+        *self
+            .default_signal
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = config.default_signal;
         Ok(())
     }
 }
@@ -161,7 +170,10 @@ impl Driver for CommandDriver {
         let fp = Fingerprint::healthy()
             .attribute(format!("driver.{NAME}.version"), env!("CARGO_PKG_VERSION"));
         match self.executor().cgroup_problem() {
-            Some(why) => fp.attribute(format!("driver.{NAME}.cgroups"), format!("unavailable: {why}")),
+            Some(why) => fp.attribute(
+                format!("driver.{NAME}.cgroups"),
+                format!("unavailable: {why}"),
+            ),
             None => fp,
         }
     }
@@ -286,7 +298,12 @@ impl Driver for CommandDriver {
         command: Vec<String>,
         timeout: Duration,
     ) -> Result<ExecOutput, PluginError> {
-        Ok(self.tasks.get(task_id)?.exec.exec(&command, timeout).await?)
+        Ok(self
+            .tasks
+            .get(task_id)?
+            .exec
+            .exec(&command, timeout)
+            .await?)
     }
 
     async fn exec_task_streaming(&self, session: ExecSession) -> Result<ExitResult, PluginError> {

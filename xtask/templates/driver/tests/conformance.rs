@@ -23,7 +23,11 @@ async fn behaves_like_nomad_expects() {
 /// Removes the (empty) parent cgroups the driver's tasks used, in every
 /// hierarchy; best effort, a parent still in use stays.
 fn remove_parent_cgroups(parent: &str) {
-    for entry in std::fs::read_dir("/sys/fs/cgroup").into_iter().flatten().flatten() {
+    for entry in std::fs::read_dir("/sys/fs/cgroup")
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
         let _ = std::fs::remove_dir(entry.path().join(parent));
     }
     let _ = std::fs::remove_dir(format!("/sys/fs/cgroup/{parent}.slice"));
