@@ -32,7 +32,9 @@ guide! {
     testing => "testing.md",
     debugging => "debugging.md",
     packaging => "packaging.md",
+    shipping => "shipping.md",
     versioning => "versioning.md",
     benchmarks => "benchmarks.md",
     hardening => "hardening.md",
+    design => "design.md",
 }

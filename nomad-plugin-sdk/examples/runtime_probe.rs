@@ -18,11 +18,28 @@ fn main() -> std::process::ExitCode {
         tracing::info!(kind = "probe", "info line");
         tracing::warn!(ok = true, "warn line");
         tracing::error!("error line");
-        // Runs after the handshake, once stdout and stderr feed the stdio
-        // stream: a Go host receives these through GRPCStdio.
+        // Runs after the handshake. Stdout feeds the GRPCStdio stream; fd 2
+        // stays the host's stderr, where go-plugin logs lines that are not
+        // hclog JSON at debug level: `eprintln!`, a raw write(2) on fd 2
+        // and a child process inheriting it all get there. A panic is
+        // logged at error level first.
+        // "hello on stdout" comes last, so a host that waits for it has
+        // every stderr line too.
         std::thread::spawn(|| {
-            println!("hello on stdout");
             eprintln!("hello on stderr");
+            let raw = b"raw write on fd 2\n";
+            // SAFETY: writes a valid buffer to fd 2.
+            let _ = unsafe { libc::write(2, raw.as_ptr().cast(), raw.len()) };
+            if let Err(e) = std::process::Command::new("/bin/sh")
+                .args(["-c", "echo child process on stderr >&2"])
+                .status()
+            {
+                tracing::error!(error = %e, "could not run the child");
+            }
+            if std::env::var_os("RUNTIME_PROBE_PANIC").is_some() {
+                let _ = std::thread::spawn(|| panic!("probe panic on purpose")).join();
+            }
+            println!("hello on stdout");
         });
         tonic::service::Routes::default()
     })

@@ -19,7 +19,8 @@
 //! | `autoscaler` | `autoscaler` | Nomad Autoscaler APM, strategy, target | `autoscaler::apm::serve`, `autoscaler::strategy::serve`, `autoscaler::target::serve` |
 //! | `host-volume` | `host_volume` | dynamic host volume plugin (exec-based) | `host_volume::serve` |
 //! | `secrets` | `secrets` | secret provider plugin (exec-based) | `secrets::serve` |
-//! | `automtls` | `runtime::mtls` | go-plugin AutoMTLS for hosts that ask for it (Nomad does not) | automatic |
+//! | `automtls` | (runtime) | go-plugin AutoMTLS for hosts that ask for it (Nomad does not) | automatic |
+//! | `host` | `host` | the host's side of the protocol, for the testkit and other Nomad imitations; not for plugins | — |
 //!
 //! Every entry point has the same shape, `serve(plugin) -> ExitCode`, so a
 //! plugin's `main` is one line: `fn main() -> ExitCode { driver::serve(MyDriver) }`.
@@ -73,7 +74,7 @@
 //!     async fn start_task(&self, t: Task<EchoConfig>) -> Result<StartedTask<()>, PluginError> {
 //!         tracing::info!(task = %t.id, message = %t.config.message, "echo");
 //!         self.tasks.insert(&t.id, ExitWatch::new()).exited(ExitResult::code(0));
-//!         Ok(StartedTask { state: (), network: None })
+//!         Ok(StartedTask::new(()))
 //!     }
 //!     async fn recover_task(&self, t: RecoveredTask<EchoConfig, ()>) -> Result<(), PluginError> {
 //!         self.tasks.insert(&t.id, ExitWatch::new()).exited(ExitResult::code(0));
@@ -91,7 +92,7 @@
 //!     }
 //!     async fn inspect_task(&self, id: &str) -> Result<TaskStatus, PluginError> {
 //!         let exit = self.tasks.get(id)?.result();
-//!         Ok(TaskStatus { state: TaskState::Exited, started_at: None, completed_at: None, exit, attributes: Default::default() })
+//!         Ok(TaskStatus::new(TaskState::Exited).exit(exit))
 //!     }
 //!     async fn task_stats(&self, id: &str) -> Result<TaskResourceUsage, PluginError> {
 //!         self.tasks.get(id).map(|_| TaskResourceUsage::default())
@@ -135,6 +136,8 @@ pub use nomad_plugin_derive::ConfigSchema;
 pub mod common;
 #[cfg(feature = "device")]
 pub mod device;
+#[cfg(feature = "host")]
+pub mod host;
 #[cfg(feature = "host-volume")]
 pub mod host_volume;
 #[cfg(feature = "secrets")]

@@ -43,7 +43,7 @@ fn write_spec_seeds() {
     ] {
         std::fs::write(
             dir.join(format!("{name}.pb")),
-            spec.to_proto().encode_to_vec(),
+            nomad_plugin_sdk::host::schema::to_proto(&spec).encode_to_vec(),
         )
         .expect("write seed");
     }

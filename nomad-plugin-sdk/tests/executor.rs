@@ -27,18 +27,16 @@ impl Env {
     }
 
     fn spec(&self, id: &str, script: &str) -> LaunchSpec {
-        let info = nomad_plugin_sdk::driver::TaskInfo {
-            env: [(
-                "PATH".to_string(),
-                std::env::var("PATH").unwrap_or_default(),
-            )]
-            .into_iter()
-            .collect(),
-            stdout_path: self.dir.path().join(format!("{id}.out")),
-            stderr_path: self.dir.path().join(format!("{id}.err")),
-            alloc_dir: self.dir.path().to_path_buf(),
-            ..Default::default()
-        };
+        let mut info = nomad_plugin_sdk::driver::TaskInfo::default();
+        info.env = [(
+            "PATH".to_string(),
+            std::env::var("PATH").unwrap_or_default(),
+        )]
+        .into_iter()
+        .collect();
+        info.stdout_path = self.dir.path().join(format!("{id}.out"));
+        info.stderr_path = self.dir.path().join(format!("{id}.err"));
+        info.alloc_dir = self.dir.path().to_path_buf();
         let mut s =
             LaunchSpec::for_task(&format!("alloc-{id}/task/0000"), "task", &info, "/bin/sh")
                 .args(["-c", script]);
@@ -161,15 +159,9 @@ async fn oom_is_reported(path: &str, host: CgroupHost) {
     let env = Env::new();
     let ex = executor(&env, Some(host));
     let mut spec = env.spec("oom", "exec tail /dev/zero");
-    spec.limits = Limits::from_resources(
-        &nomad_plugin_sdk::driver::Resources {
-            memory_mb: 16,
-            ..Default::default()
-        },
-        false,
-        0,
-    )
-    .unwrap();
+    let mut resources = nomad_plugin_sdk::driver::Resources::default();
+    resources.memory_mb = 16;
+    spec.limits = Limits::from_resources(&resources, false, 0).unwrap();
     let t = ex.launch(spec).await.expect("launch");
     let r = t.wait().await;
     assert!(r.oom_killed, "{r:?}");

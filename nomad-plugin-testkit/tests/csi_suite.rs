@@ -315,20 +315,14 @@ mod broken {
     #[async_trait]
     impl Identity for Broken {
         async fn get_plugin_info(&self) -> CsiResult<PluginInfo> {
-            Ok(PluginInfo {
-                name: self.name.into(),
-                ..Default::default()
-            })
+            Ok(PluginInfo::new(self.name, ""))
         }
     }
 
     #[async_trait]
     impl Node for Broken {
         async fn node_get_info(&self) -> CsiResult<NodeInfo> {
-            Ok(NodeInfo {
-                node_id: "n1".into(),
-                ..Default::default()
-            })
+            Ok(NodeInfo::new("n1"))
         }
         async fn node_publish_volume(&self, _: NodePublishVolumeRequest) -> CsiResult<()> {
             Ok(())
@@ -388,10 +382,7 @@ impl nomad_plugin_sdk::csi::Identity for NeverReady {
     async fn get_plugin_info(
         &self,
     ) -> nomad_plugin_sdk::csi::CsiResult<nomad_plugin_sdk::csi::PluginInfo> {
-        Ok(nomad_plugin_sdk::csi::PluginInfo {
-            name: "never-ready".into(),
-            ..Default::default()
-        })
+        Ok(nomad_plugin_sdk::csi::PluginInfo::new("never-ready", ""))
     }
     async fn probe(&self) -> nomad_plugin_sdk::csi::CsiResult<bool> {
         Ok(false)

@@ -37,6 +37,7 @@ async fn suite_passes_against_the_reference_plugin() {
         "reserve.unknown",
         "stats.interval",
         "stats.coverage",
+        "reattach.killed",
         "fingerprint.ids_stable",
     ] {
         assert_eq!(

@@ -53,9 +53,30 @@ async fn go_exec_driver_passes_the_whole_suite() {
         "malformed_config.garbage",
         "events.stream_stays_open",
         "recover.wait_exit_code",
+        "reattach.recover_task",
+        "reattach.wait_exit_code",
+        "reattach.clean_shutdown",
     ] {
         assert_eq!(report.status(name), Some(CheckStatus::Passed), "{name}");
     }
+}
+
+/// After an agent restart the Go driver is reattached and answers Init and
+/// RecoverTask, but nobody reads its stderr pipe any more, and by default
+/// the Go runtime kills a program with SIGPIPE when a write to fd 2 hits a
+/// closed pipe: its next hclog line kills it (Nomad then relaunches it and
+/// recovers the tasks). The driver normally asks for SIGPIPE to avoid
+/// that; `die-on-sigpipe` keeps Go's default, and the reattach group says
+/// what happened.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn go_exec_driver_dies_of_sigpipe_after_an_agent_restart() {
+    let r = with_bug("die-on-sigpipe", &["reattach"]).await;
+    assert_eq!(
+        r.status("reattach.connect"),
+        Some(CheckStatus::Passed),
+        "{r}"
+    );
+    assert_failed(&r, "reattach.clean_shutdown", "killed by SIGPIPE");
 }
 
 /// Runs `groups` with one deliberate bug switched on.

@@ -192,7 +192,7 @@ async fn rsexec(
         .into_inner()
         .spec
         .expect("spec");
-    let spec = nomad_plugin_sdk::config::schema::Spec::from_proto(&spec).expect("spec");
+    let spec = nomad_plugin_sdk::host::schema::from_proto(&spec).expect("spec");
     let hcl = format!("state_dir = {:?}\n", state.display().to_string());
     b.set_config(base::SetConfigRequest {
         msgpack_config: nomad_plugin_testkit::hcl::encode_config(&hcl, &spec).expect("encode"),

@@ -165,8 +165,10 @@ async fn testkit_launch() -> Testkit {
         .expect("a task config spec");
     Testkit {
         plugin,
-        agent_spec: Spec::from_proto(&schema).expect("agent spec converts"),
-        task_spec: Spec::from_proto(&tschema).expect("task spec converts"),
+        agent_spec: nomad_plugin_sdk::host::schema::from_proto(&schema)
+            .expect("agent spec converts"),
+        task_spec: nomad_plugin_sdk::host::schema::from_proto(&tschema)
+            .expect("task spec converts"),
     }
 }
 

@@ -19,8 +19,13 @@ fn host() -> PathBuf {
 }
 
 fn run_host(args: &[&str]) -> Value {
+    run_host_env(args, &[])
+}
+
+fn run_host_env(args: &[&str], env: &[(&str, &str)]) -> Value {
     let out = Command::new(host())
         .args(args)
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .output()
         .expect("run Go host");
@@ -52,17 +57,24 @@ fn plugin_logs(report: &Value) -> Vec<(String, String)> {
 #[test]
 fn go_plugin_client_loads_pings_streams_and_kills() {
     let plugin = probe();
-    let report = run_host(&[
-        "-plugin",
-        plugin.to_str().expect("utf-8 path"),
-        "-wait-stdout",
-        "hello on stdout",
-    ]);
+    let report = run_host_env(
+        &[
+            "-plugin",
+            plugin.to_str().expect("utf-8 path"),
+            "-wait-stdout",
+            "hello on stdout",
+        ],
+        &[("RUNTIME_PROBE_PANIC", "1")],
+    );
     assert_eq!(report["connected"], true, "{report:#}");
     assert_eq!(report["ping"], true, "{report:#}");
     assert_eq!(report["stdio"]["stdout"], "hello on stdout\n", "{report:#}");
-    assert_eq!(report["stdio"]["stderr"], "hello on stderr\n", "{report:#}");
-    // go-plugin parsed our hclog lines and logged each at its own level.
+    // Fd 2 is the host's stderr, not the GRPCStdio stream (which Nomad
+    // discards): nothing arrives on the stream's stderr channel.
+    assert_eq!(report["stdio"]["stderr"], "", "{report:#}");
+    // go-plugin parsed our hclog lines and logged each at its own level;
+    // lines that are not JSON (eprintln!, a raw write on fd 2, a child
+    // process's stderr) at debug, and the panic at error.
     let logs = plugin_logs(&report);
     for (level, msg) in [
         ("trace", "trace line"),
@@ -70,6 +82,10 @@ fn go_plugin_client_loads_pings_streams_and_kills() {
         ("info", "info line"),
         ("warn", "warn line"),
         ("error", "error line"),
+        ("debug", "hello on stderr"),
+        ("debug", "raw write on fd 2"),
+        ("debug", "child process on stderr"),
+        ("error", "plugin panicked"),
     ] {
         assert!(
             logs.contains(&(level.to_string(), msg.to_string())),
@@ -107,6 +123,30 @@ fn go_plugin_client_reports_a_protocol_mismatch() {
     assert_eq!(
         report["error"],
         "incompatible API version with plugin. Plugin version: 2, Client versions: [3]"
+    );
+}
+
+/// go-plugin's 7th handshake field: a host that requires the multiplexed
+/// gRPC broker (`GRPCBrokerMultiplex`, which sets PLUGIN_MULTIPLEX_GRPC)
+/// gets `false` and refuses the plugin with go-plugin's own error, and the
+/// plugin says why in its log. A host that does not ask (Nomad) is served
+/// as usual (`go_plugin_client_loads_pings_streams_and_kills`).
+#[test]
+fn a_host_that_requires_the_multiplexed_broker_is_refused_clearly() {
+    let plugin = probe();
+    let report = run_host(&["-plugin", plugin.to_str().expect("utf-8"), "-mux"]);
+    assert_eq!(report["connected"], false, "{report:#}");
+    assert_eq!(
+        report["error"],
+        "client requested gRPC broker multiplexing but plugin does not support the feature",
+        "{report:#}"
+    );
+    let logs = plugin_logs(&report);
+    assert!(
+        logs.iter().any(|(level, msg)| level == "warn"
+            && msg.contains("multiplexed gRPC broker")
+            && msg.contains("does not support")),
+        "no warning about the multiplexed broker in {logs:?}"
     );
 }
 

@@ -67,18 +67,25 @@ async fn launches_serves_and_stops_like_a_go_plugin() {
         plugin.logs()
     );
 
-    // Output printed after the handshake travels through GRPCStdio, and
-    // nothing else ever appears on the real stdout.
+    // Stdout printed after the handshake travels through GRPCStdio, and
+    // nothing else ever appears on the real stdout. Fd 2 stays the host's
+    // stderr: eprintln!, a raw write(2) and a child process's stderr are
+    // lines there (logged verbatim at debug by go-plugin).
     assert!(
         plugin
             .wait_for_stdio(Channel::Stdout, b"hello on stdout\n", LONG)
             .await
     );
-    assert!(
+    for text in [
+        "hello on stderr",
+        "raw write on fd 2",
+        "child process on stderr",
+    ] {
         plugin
-            .wait_for_stdio(Channel::Stderr, b"hello on stderr\n", LONG)
+            .wait_for_log(LONG, |l| matches!(l, StderrLine::Raw(r) if r == text))
             .await
-    );
+            .unwrap_or_else(|| panic!("no stderr line {text:?} in {:#?}", plugin.logs()));
+    }
     assert!(plugin.stdout_after_handshake().is_empty());
 
     let report = plugin.kill().await.expect("kill");
@@ -251,4 +258,35 @@ async fn a_host_that_drops_its_connection_mid_stream_does_not_hurt_the_plugin() 
     }
     plugin.check_health().await.expect("still healthy");
     assert!(plugin.kill().await.expect("kill").graceful);
+}
+
+/// A host that closed the plugin's stderr (an agent that died, a host that
+/// never reads it) must not turn the plugin's exit message into a panic:
+/// `eprintln!` panics on `EPIPE` and the process would exit 101 instead
+/// of 1. The cookie message and a serve error (an unusable socket
+/// directory) are both written to a stderr pipe whose reader is gone.
+#[test]
+fn exit_messages_to_a_closed_stderr_do_not_panic() {
+    let bin = probe();
+    let missing = std::env::temp_dir().join("nomad-plugin-testkit-no-such-dir/sub");
+    for with_cookie in [false, true] {
+        let (reader, writer) = std::io::pipe().expect("pipe");
+        drop(reader);
+        let mut cmd = Command::new(&bin);
+        cmd.env_remove(NOMAD_COOKIE.0)
+            .env("PLUGIN_PROTOCOL_VERSIONS", "2")
+            .env("PLUGIN_UNIX_SOCKET_DIR", &missing)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(writer);
+        if with_cookie {
+            cmd.env(NOMAD_COOKIE.0, NOMAD_COOKIE.1);
+        }
+        let status = cmd.status().expect("run probe");
+        assert_eq!(
+            status.code(),
+            Some(1),
+            "with cookie: {with_cookie}: {status:?} (101 is a panic)"
+        );
+    }
 }

@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 mod book;
+mod public_api;
+mod workflows;
 
 const USAGE: &str = "usage: cargo xtask <command>
 
@@ -19,11 +21,15 @@ commands:
           (KIND: driver, device, csi, apm, strategy, target, host-volume, secrets);
           it depends on this checkout by path when generated inside it or with --local,
           on the published crates otherwise
-  test-new-plugins
-          generate one plugin of every kind under target/xtask-new-plugin/ and run their tests
-          (also the last step of `test`)
+  test-new-plugins [--kind KIND] [--ci-only]
+          generate one plugin of every kind outside the repository and run the `run:` steps of
+          its CI workflow, then of its release workflow, unedited (also the last step of `test`)
   book    check the guide's links and build it with mdBook into target/book/ (installs the pinned
           mdbook into target/tools/ the first time; also the last step of `test`)
+  public-api [--bless]
+          compare the public API of nomad-plugin-sdk and nomad-plugin-testkit with the snapshots
+          (<crate>/public-api.txt) and print the difference; --bless rewrites them (also the first
+          step of `test`)
   fuzz    run every fuzz target for --seconds N each (default 60) with cargo-fuzz on nightly; without
           nightly or cargo-fuzz, replay the corpora plus --runs N (default 20000) mutated inputs per
           target on stable (no coverage guidance: a smoke test, not fuzzing)
@@ -38,9 +44,10 @@ fn main() -> Result<()> {
         "demo" => demo(&rest),
         "bench" => bench(&rest),
         "new-plugin" => new_plugin_cmd(&rest),
-        "test-new-plugins" => test_generated_plugins(),
+        "test-new-plugins" => test_generated_plugins(&rest),
         "fuzz" => fuzz(&rest),
         "book" => book::book(&rest),
+        "public-api" => public_api::public_api(&rest),
         "" | "help" | "-h" | "--help" => {
             print!("{USAGE}");
             Ok(())
@@ -76,6 +83,8 @@ fn cargo() -> Command {
 
 /// Runs the test suite, after making sure the Go interop hosts can build.
 fn test(extra: &[String]) -> Result<()> {
+    // Seconds, and the cheapest way to fail: a surface change nobody blessed.
+    public_api::public_api(&[])?;
     ensure_system_packages()?;
     ensure_go_modules()?;
     // The integration tests launch real plugin binaries. Build them all in
@@ -94,7 +103,7 @@ fn test(extra: &[String]) -> Result<()> {
         .args(extra))?;
     // The doc tests include the guide's code blocks (docs/doctests.rs).
     run(cargo().args(["test", "--workspace", "--all-features", "--doc"]))?;
-    test_generated_plugins()?;
+    test_generated_plugins(&[])?;
     book::book(&[])
 }
 
@@ -206,8 +215,70 @@ fn new_plugin(kind: &str, name: &str, dir: &Path, in_repo: bool) -> Result<()> {
         ("name", name.to_string()),
         ("sdk_dep", sdk),
         ("testkit_dep", testkit),
+        ("testkit_version", env!("CARGO_PKG_VERSION").to_string()),
+        ("review_args", review_args(kind).to_string()),
     ];
-    copy_template(&templates().join(kind), &dir_abs, &vars)
+    copy_template(&templates().join(kind), &dir_abs, &vars)?;
+    // What every kind shares: the CI and release workflows, .gitignore,
+    // the licence the integration program requires, and the README's
+    // "CI and releases" section.
+    copy_template(&templates().join("_shared"), &dir_abs, &vars)?;
+    std::fs::copy(root.join("LICENSE"), dir_abs.join("LICENSE")).context("copying LICENSE")?;
+    let readme = dir_abs.join("README.md");
+    let mut text = std::fs::read_to_string(&readme).context("reading the generated README")?;
+    text.push_str(&render(&templates().join("_readme/ci.md"), &vars)?);
+    std::fs::write(&readme, text).context("writing the generated README")?;
+    // The templates are formatted for a short name; a longer one moves
+    // line breaks. Format the crate so that its CI's `cargo fmt --check`
+    // passes from the first commit.
+    let fmt = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["fmt", "--manifest-path"])
+        .arg(dir_abs.join("Cargo.toml"))
+        .status();
+    match fmt {
+        Ok(s) if s.success() => Ok(()),
+        Ok(s) => bail!("cargo fmt on the generated crate failed with {s}"),
+        Err(e) => {
+            eprintln!(
+                "xtask: cargo fmt not available ({e}); run it in the crate before its CI does"
+            );
+            Ok(())
+        }
+    }
+}
+
+/// What the workflows pass to `nomad-plugin-testkit review` for `kind`,
+/// after the binary and `--out DIR`: the template's own check options.
+/// The driver template refuses `RecoverTask` (see its README), so its
+/// review leaves out the suite's `recover` group, as its conformance test
+/// does; the report lists the group as skipped.
+fn review_args(kind: &str) -> &'static str {
+    match kind {
+        "driver" => "--config example/agent.hcl --skip recover",
+        "device" => "--config example/agent.hcl",
+        "csi" => "--kind csi -- --node-id review-node --data-dir \"$PWD/target/review-csi-data\"",
+        "apm" => "--kind apm",
+        "strategy" => "--kind strategy",
+        "target" => "--kind target",
+        "host-volume" => "--kind host-volume",
+        "secrets" => "--kind secrets --secret example",
+        _ => "",
+    }
+}
+
+/// One template file with `{{var}}` replaced; an unknown variable is an
+/// error.
+fn render(path: &Path, vars: &[(&str, String)]) -> Result<String> {
+    let mut text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    for (k, v) in vars {
+        text = text.replace(&format!("{{{{{k}}}}}"), v);
+    }
+    if let Some(left) = text.find("{{") {
+        let rest: String = text[left..].chars().take(30).collect();
+        bail!("{}: unknown template variable at {rest:?}", path.display());
+    }
+    Ok(text)
 }
 
 /// Copies a template tree, replacing `{{var}}` in every file.
@@ -220,42 +291,140 @@ fn copy_template(from: &Path, to: &Path, vars: &[(&str, String)]) -> Result<()> 
             copy_template(&entry.path(), &target, vars)?;
             continue;
         }
-        let mut text = std::fs::read_to_string(entry.path())
-            .with_context(|| format!("reading {}", entry.path().display()))?;
-        for (k, v) in vars {
-            text = text.replace(&format!("{{{{{k}}}}}"), v);
-        }
-        if let Some(left) = text.find("{{") {
-            let rest: String = text[left..].chars().take(30).collect();
-            bail!(
-                "{}: unknown template variable at {rest:?}",
-                entry.path().display()
-            );
-        }
+        let text = render(&entry.path(), vars)?;
         std::fs::write(&target, text).with_context(|| format!("writing {}", target.display()))?;
     }
     Ok(())
 }
 
-/// Generates one plugin of every kind under `target/xtask-new-plugin/` and
-/// runs its tests. Each generated crate is its own workspace but shares the
-/// repository's target directory and lock file, so the dependencies built
-/// for the workspace are reused.
-fn test_generated_plugins() -> Result<()> {
-    let base = target_dir().join("xtask-new-plugin");
+/// Generates one plugin of every kind outside this repository (under the
+/// system's temporary directory, with `--local` path dependencies on this
+/// checkout) and runs the `run:` steps of its CI workflow and then of its
+/// release workflow, in order and unedited: fmt, clippy, the conformance
+/// test, the review package, a release build, SHA256SUMS and the review of
+/// the release binary. The crates share this repository's target directory
+/// (`CARGO_TARGET_DIR`, which the steps honour) and lock file, so
+/// dependencies are built once per profile and feature set, and the testkit
+/// CLI is this checkout's (`NOMAD_PLUGIN_TESTKIT`, the workflows' override
+/// of `cargo install`). `--ci-only` skips the release workflows.
+fn test_generated_plugins(args: &[String]) -> Result<()> {
+    let ci_only = args.iter().any(|a| a == "--ci-only");
+    let kinds: Vec<&str> = match args.iter().position(|a| a == "--kind") {
+        Some(i) => vec![args.get(i + 1).context("--kind needs a value")?.as_str()],
+        None => KINDS.to_vec(),
+    };
+    run(cargo().args([
+        "build",
+        "--quiet",
+        "-p",
+        "nomad-plugin-testkit",
+        "--bin",
+        "nomad-plugin-testkit",
+    ]))?;
+    let testkit = target_dir().join("debug/nomad-plugin-testkit");
+    let base = std::env::temp_dir().join(format!("xtask-new-plugin-{}", std::process::id()));
     if base.exists() {
         std::fs::remove_dir_all(&base)?;
     }
-    for kind in KINDS {
-        let name = format!("gen-{kind}");
-        let dir = base.join(&name);
-        new_plugin(kind, &name, &dir, true)?;
-        std::fs::copy(root().join("Cargo.lock"), dir.join("Cargo.lock"))?;
-        run(cargo()
-            .current_dir(&dir)
-            .env("CARGO_TARGET_DIR", target_dir())
-            .args(["test", "--quiet", "--manifest-path"])
-            .arg(dir.join("Cargo.toml")))?;
+    let result = (|| {
+        for kind in &kinds {
+            let started = std::time::Instant::now();
+            let name = format!("gen-{kind}");
+            let dir = base.join(&name);
+            new_plugin(kind, &name, &dir, true)?;
+            std::fs::copy(root().join("Cargo.lock"), dir.join("Cargo.lock"))?;
+            let overrides = [
+                ("CARGO_TARGET_DIR", target_dir()),
+                ("NOMAD_PLUGIN_TESTKIT", testkit.clone()),
+            ];
+            let overrides: Vec<(&str, &Path)> =
+                overrides.iter().map(|(k, v)| (*k, v.as_path())).collect();
+            let ci = workflows::parse(&dir.join(".github/workflows/ci.yml"))?;
+            let release = workflows::parse(&dir.join(".github/workflows/release.yml"))?;
+            // The actions GitHub runs around the steps: checkout first, the
+            // review package kept, the release published.
+            for (w, needed) in [
+                (&ci, "actions/upload-artifact@"),
+                (&release, "softprops/action-gh-release@"),
+            ] {
+                if !w
+                    .actions
+                    .first()
+                    .is_some_and(|a| a.starts_with("actions/checkout@"))
+                    || !w.actions.iter().any(|a| a.starts_with(needed))
+                {
+                    bail!(
+                        "{}: expected checkout first and {needed}: {:?}",
+                        w.path.display(),
+                        w.actions
+                    );
+                }
+            }
+            workflows::run_steps(&ci, &dir, &overrides)?;
+            check_review_package(&dir.join("target/review"), &name)?;
+            let ci_time = started.elapsed();
+            if !ci_only {
+                workflows::run_steps(&release, &dir, &overrides)?;
+                check_release(&dir, &name)?;
+            }
+            eprintln!(
+                "xtask: {name}: CI steps {:.0}s, release steps {:.0}s",
+                ci_time.as_secs_f64(),
+                (started.elapsed() - ci_time).as_secs_f64()
+            );
+        }
+        Ok(())
+    })();
+    // Kept on failure, to look at.
+    if result.is_ok() {
+        let _ = std::fs::remove_dir_all(&base);
+    } else {
+        eprintln!("xtask: the generated crates are kept in {}", base.display());
+    }
+    result
+}
+
+/// The review package the CI workflow wrote: every file, a met checklist.
+fn check_review_package(dir: &Path, name: &str) -> Result<()> {
+    for file in [
+        "REVIEW.md",
+        "report.html",
+        "report.md",
+        "junit.xml",
+        "plugin.log",
+        "SHA256SUMS",
+    ] {
+        let p = dir.join(file);
+        if !p.is_file() {
+            bail!("the review package lacks {}", p.display());
+        }
+    }
+    let review = std::fs::read_to_string(dir.join("REVIEW.md"))?;
+    if !review.contains("**READY") || review.contains("**FAILED**") {
+        bail!("{name}: the review package is not ready:\n{review}");
+    }
+    Ok(())
+}
+
+/// The release workflow's dist/: the binary named as the plugin, its
+/// checksum, and the review of that exact binary.
+fn check_release(dir: &Path, name: &str) -> Result<()> {
+    let dist = dir.join("dist");
+    for file in [
+        name.to_string(),
+        "SHA256SUMS".into(),
+        format!("{name}-verification-report.html"),
+        format!("{name}-verification-report.md"),
+        format!("{name}-review-package.tar.gz"),
+    ] {
+        if !dist.join(&file).is_file() {
+            bail!("the release lacks dist/{file}");
+        }
+    }
+    let sums = std::fs::read_to_string(dist.join("SHA256SUMS"))?;
+    let reviewed = std::fs::read_to_string(dir.join("target/release-review/SHA256SUMS"))?;
+    if sums != reviewed || !sums.ends_with(&format!("  {name}\n")) {
+        bail!("dist/SHA256SUMS {sums:?} is not the reviewed binary's {reviewed:?}");
     }
     Ok(())
 }
@@ -538,4 +707,72 @@ fn fuzz(args: &[String]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every kind's generated crate carries the licence, both workflows
+    /// (valid for GitHub Actions, with the kind's review options) and the
+    /// README sections. Generation only, no build: seconds.
+    #[test]
+    fn every_kind_gets_licence_workflows_and_readme_sections() {
+        let base = std::env::temp_dir().join(format!("xtask-gen-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        let licence = std::fs::read_to_string(root().join("LICENSE")).unwrap();
+        for kind in KINDS {
+            let name = format!("t-{kind}");
+            let dir = base.join(&name);
+            new_plugin(kind, &name, &dir, true).unwrap();
+            assert_eq!(
+                std::fs::read_to_string(dir.join("LICENSE")).unwrap(),
+                licence
+            );
+            let readme = std::fs::read_to_string(dir.join("README.md")).unwrap();
+            for section in [
+                "\n## Installing\n",
+                "\n## CI and releases\n",
+                "\n## Licence\n",
+            ] {
+                assert!(readme.contains(section), "{kind}: README lacks {section:?}");
+            }
+            assert!(readme.contains(review_args(kind)), "{kind}: README");
+            let ci = workflows::parse(&dir.join(".github/workflows/ci.yml")).unwrap();
+            let release = workflows::parse(&dir.join(".github/workflows/release.yml")).unwrap();
+            let review = |w: &workflows::Workflow| {
+                w.steps
+                    .iter()
+                    .find(|s| s.run.contains(" review "))
+                    .map(|s| s.run.clone())
+                    .unwrap_or_default()
+            };
+            for w in [&ci, &release] {
+                assert!(
+                    review(w).contains(review_args(kind)),
+                    "{kind}: {}",
+                    review(w)
+                );
+                assert!(
+                    w.steps[0].env.contains(&(
+                        "NOMAD_PLUGIN_TESTKIT_VERSION".into(),
+                        env!("CARGO_PKG_VERSION").into()
+                    )),
+                    "{kind}"
+                );
+            }
+            assert!(release
+                .steps
+                .iter()
+                .any(|s| s.run.contains(&format!("dist/{name}"))));
+        }
+        let _ = std::fs::remove_dir_all(&base);
+    }
+
+    #[test]
+    fn every_kind_has_review_options() {
+        for kind in KINDS {
+            assert!(!review_args(kind).is_empty(), "{kind}");
+        }
+    }
 }

@@ -65,35 +65,25 @@ impl HostPath {
     }
 
     fn volume(&self, r: &VolumeRecord) -> Volume {
-        Volume {
-            volume_id: r.id.clone(),
-            capacity_bytes: r.capacity,
-            volume_context: Map::new(),
-            content_source: r.source.as_ref().map(|s| match s {
+        Volume::new(r.id.clone(), r.capacity)
+            .content_source(r.source.as_ref().map(|s| match s {
                 Source::Snapshot(id) => ContentSource::Snapshot(id.clone()),
                 Source::Volume(id) => ContentSource::Volume(id.clone()),
-            }),
-            accessible_topology: vec![self.topology()],
-        }
+            }))
+            .accessible_topology([self.topology()])
     }
 
     fn entry(&self, r: &VolumeRecord) -> VolumeEntry {
-        VolumeEntry {
-            volume: self.volume(r),
-            published_node_ids: r.published.keys().cloned().collect(),
-            condition: None,
-        }
+        VolumeEntry::new(self.volume(r)).published_node_ids(r.published.keys().cloned())
     }
 
     fn snapshot(r: &SnapshotRecord) -> Snapshot {
-        Snapshot {
-            snapshot_id: r.id.clone(),
-            source_volume_id: r.source_volume_id.clone(),
-            size_bytes: r.size,
-            creation_time: UNIX_EPOCH + Duration::from_secs(r.created_unix_secs),
-            ready_to_use: true,
-            group_snapshot_id: String::new(),
-        }
+        Snapshot::new(
+            r.id.clone(),
+            r.source_volume_id.clone(),
+            r.size,
+            UNIX_EPOCH + Duration::from_secs(r.created_unix_secs),
+        )
     }
 }
 
@@ -116,11 +106,10 @@ fn not_found(id: &str) -> CsiError {
 #[async_trait]
 impl Identity for HostPath {
     async fn get_plugin_info(&self) -> CsiResult<PluginInfo> {
-        Ok(PluginInfo {
-            name: "hostpath.csi.nomad-plugin-rs".into(),
-            vendor_version: env!("CARGO_PKG_VERSION").into(),
-            manifest: Map::new(),
-        })
+        Ok(PluginInfo::new(
+            "hostpath.csi.nomad-plugin-rs",
+            env!("CARGO_PKG_VERSION"),
+        ))
     }
 
     async fn probe(&self) -> CsiResult<bool> {
@@ -362,11 +351,7 @@ impl GetCapacity for HostPath {
             .cfg
             .capacity
             .saturating_sub(self.state.lock().await.allocated());
-        Ok(Capacity {
-            available_capacity: free,
-            maximum_volume_size: Some(free),
-            minimum_volume_size: None,
-        })
+        Ok(Capacity::new(free).maximum_volume_size(free))
     }
 }
 
@@ -386,10 +371,7 @@ impl ControllerExpandVolume for HostPath {
         if wanted <= v.capacity {
             // Never shrink; the current size is fine if within the range.
             if req.capacity_range.contains(v.capacity) {
-                return Ok(Expansion {
-                    capacity_bytes: v.capacity,
-                    node_expansion_required: false,
-                });
+                return Ok(Expansion::new(v.capacity));
             }
             return Err(CsiError::OutOfRange(format!(
                 "volume {} has {} bytes and cannot shrink",
@@ -405,10 +387,7 @@ impl ControllerExpandVolume for HostPath {
         }
         v.capacity = wanted;
         self.save(&state)?;
-        Ok(Expansion {
-            capacity_bytes: wanted,
-            node_expansion_required: false,
-        })
+        Ok(Expansion::new(wanted))
     }
 }
 
@@ -492,11 +471,9 @@ impl GetSnapshot for HostPath {
 #[async_trait]
 impl Node for HostPath {
     async fn node_get_info(&self) -> CsiResult<NodeInfo> {
-        Ok(NodeInfo {
-            node_id: self.cfg.node_id.clone(),
-            max_volumes_per_node: self.cfg.max_volumes_per_node,
-            accessible_topology: Some(self.topology()),
-        })
+        Ok(NodeInfo::new(self.cfg.node_id.clone())
+            .max_volumes_per_node(self.cfg.max_volumes_per_node)
+            .accessible_topology(self.topology()))
     }
 
     async fn node_publish_volume(&self, req: NodePublishVolumeRequest) -> CsiResult<()> {
@@ -655,22 +632,19 @@ impl GetVolumeStats for HostPath {
         let dir = self.volume_dir(&req.volume_id);
         let used = tree_size(&dir)?;
         let fs = statvfs(&dir)?;
-        Ok(VolumeStats {
-            usage: vec![
-                VolumeUsage {
-                    unit: UsageUnit::Bytes,
-                    total: capacity,
-                    used,
-                    available: capacity.saturating_sub(used),
-                },
-                VolumeUsage {
-                    unit: UsageUnit::Inodes,
-                    total: fs.f_files,
-                    used: fs.f_files.saturating_sub(fs.f_ffree),
-                    available: fs.f_favail,
-                },
-            ],
-            condition: None,
-        })
+        Ok(VolumeStats::new([
+            VolumeUsage::new(
+                UsageUnit::Bytes,
+                capacity.saturating_sub(used),
+                capacity,
+                used,
+            ),
+            VolumeUsage::new(
+                UsageUnit::Inodes,
+                fs.f_favail,
+                fs.f_files,
+                fs.f_files.saturating_sub(fs.f_ffree),
+            ),
+        ]))
     }
 }

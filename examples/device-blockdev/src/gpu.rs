@@ -253,12 +253,7 @@ pub fn stats(statuses: &[GpuStatus]) -> Vec<DeviceGroupStats> {
         let name = group_name(&s.name);
         let entry = groups
             .entry(name.clone())
-            .or_insert_with(|| DeviceGroupStats {
-                vendor: VENDOR.into(),
-                device_type: DEVICE_TYPE.into(),
-                name,
-                instances: BTreeMap::new(),
-            });
+            .or_insert_with(|| DeviceGroupStats::new(VENDOR, DEVICE_TYPE, name));
         entry.instances.insert(s.uuid.clone(), device_stats(s));
     }
     groups.into_values().collect()

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::RwLock;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use nomad_plugin_sdk::base::{AgentConfig, BasePlugin, PluginInfo};
 use nomad_plugin_sdk::driver::{
@@ -110,14 +110,8 @@ impl RsChroot {
     }
 
     fn event(&self, task: &Task, id: &str, message: String) {
-        self.events.emit(TaskEvent {
-            task_id: id.to_string(),
-            alloc_id: task.alloc_id.clone(),
-            task_name: task.name.clone(),
-            timestamp: SystemTime::now(),
-            message,
-            annotations: BTreeMap::new(),
-        });
+        self.events
+            .emit(TaskEvent::new(id, &task.alloc_id, &task.name, message));
     }
 }
 
@@ -163,12 +157,10 @@ impl driver::Driver for RsChroot {
     type State = State;
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            send_signals: true,
-            exec: true,
-            fs_isolation: FsIsolation::Chroot,
-            ..Capabilities::default()
-        }
+        Capabilities::default()
+            .send_signals(true)
+            .exec(true)
+            .fs_isolation(FsIsolation::Chroot)
     }
 
     async fn fingerprint(&self) -> Fingerprint {
@@ -230,10 +222,7 @@ impl driver::Driver for RsChroot {
             },
         );
         self.event(&t, &task.id, format!("Started process {pid}"));
-        Ok(StartedTask {
-            state,
-            network: None,
-        })
+        Ok(StartedTask::new(state))
     }
 
     async fn recover_task(

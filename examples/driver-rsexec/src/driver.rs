@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::RwLock;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use nomad_plugin_sdk::base::{AgentConfig, BasePlugin, PluginInfo};
 use nomad_plugin_sdk::driver::process;
@@ -115,14 +115,8 @@ impl RsExec {
     }
 
     fn event(&self, task: &Task, id: &str, message: String) {
-        self.events.emit(TaskEvent {
-            task_id: id.to_string(),
-            alloc_id: task.alloc_id.clone(),
-            task_name: task.name.clone(),
-            timestamp: SystemTime::now(),
-            message,
-            annotations: BTreeMap::new(),
-        });
+        self.events
+            .emit(TaskEvent::new(id, &task.alloc_id, &task.name, message));
     }
 }
 
@@ -162,11 +156,7 @@ impl driver::Driver for RsExec {
     type State = RsExecState;
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            send_signals: true,
-            exec: true,
-            ..Capabilities::default()
-        }
+        Capabilities::default().send_signals(true).exec(true)
     }
 
     async fn fingerprint(&self) -> Fingerprint {
@@ -243,10 +233,7 @@ impl driver::Driver for RsExec {
         );
         self.event(&t, &task.id, format!("Started process {pid}"));
         tracing::info!(task_id = %task.id, pid, "task started");
-        Ok(StartedTask {
-            state,
-            network: None,
-        })
+        Ok(StartedTask::new(state))
     }
 
     async fn recover_task(

@@ -27,6 +27,18 @@ async fn rsexec_passes_the_driver_suite() {
                 || c.name.starts_with("isolation.")),
         "rsexec supports everything the suite checks but chroot isolation (fs_isolation = NONE):\n{report}"
     );
+    // Details are sentences for a reviewer, not Rust's Debug output.
+    for c in &report.checks {
+        for debugish in ["Some(", "None,", " { ", "TaskResourceUsage", "ExitResult"] {
+            assert!(
+                !c.detail.contains(debugish),
+                "{}: {:?} in {:?}",
+                c.name,
+                debugish,
+                c.detail
+            );
+        }
+    }
 }
 
 /// Removes the (empty) parent cgroups the driver's tasks used, in every

@@ -1,209 +1,135 @@
-//! The reference driver through the testkit launcher, as a Nomad client
-//! drives it: start, wait, stop, stats, exec, and recovery after the plugin
-//! is killed with SIGKILL while a task runs.
+//! The reference driver through the testkit's driver harness, as a vendor
+//! tests their own driver: start, wait, output, exec with a terminal,
+//! stats, and recovery after SIGKILL of the plugin and after the agent
+//! dies.
 
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use nomad_plugin_proto::nomad::drivers as pb;
-use nomad_plugin_proto::nomad::drivers::driver_client::DriverClient;
-use nomad_plugin_proto::tonic::transport::Channel;
-use nomad_plugin_sdk::config::schema::Spec;
-use nomad_plugin_testkit::launch::{Launcher, RunningPlugin};
+use nomad_plugin_testkit::driver::{DriverHarness, ExecSession, TaskState};
 
-const LONG: Duration = Duration::from_secs(60);
-
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("rsexec-test-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("scratch dir");
-    d
-}
-
-async fn launch(state: &Path) -> (RunningPlugin, DriverClient<Channel>) {
-    let plugin = Launcher::nomad(env!("CARGO_BIN_EXE_rsexec"))
-        .null_stdin()
+async fn harness(state: &std::path::Path) -> DriverHarness {
+    DriverHarness::builder(env!("CARGO_BIN_EXE_rsexec"))
+        .config_hcl(format!("state_dir = {:?}\n", state.display().to_string()))
+        .patience(Duration::from_secs(60))
         .launch()
         .await
-        .expect("launch rsexec");
-    let mut base = nomad_plugin_proto::nomad::base::base_plugin_client::BasePluginClient::new(
-        plugin.channel(),
-    );
-    let schema = base
-        .config_schema(nomad_plugin_proto::nomad::base::ConfigSchemaRequest {})
-        .await
-        .expect("ConfigSchema")
-        .into_inner()
-        .spec
-        .expect("agent spec");
-    let spec = Spec::from_proto(&schema).expect("spec");
-    let hcl = format!("state_dir = {:?}\n", state.display().to_string());
-    let msgpack = nomad_plugin_testkit::hcl::encode_config(&hcl, &spec).expect("encode");
-    base.set_config(nomad_plugin_proto::nomad::base::SetConfigRequest {
-        msgpack_config: msgpack,
-        nomad_config: None,
-        plugin_api_version: "v0.1.0".into(),
-    })
-    .await
-    .expect("SetConfig");
-    let client = DriverClient::new(plugin.channel());
-    (plugin, client)
+        .expect("launch rsexec as Nomad does")
 }
 
-async fn task_config(
-    client: &mut DriverClient<Channel>,
-    dir: &Path,
-    id: &str,
-    hcl: &str,
-) -> pb::TaskConfig {
-    let schema = client
-        .task_config_schema(pb::TaskConfigSchemaRequest {})
-        .await
-        .expect("TaskConfigSchema")
-        .into_inner()
-        .spec
-        .expect("task spec");
-    let spec = Spec::from_proto(&schema).expect("spec");
-    pb::TaskConfig {
-        id: format!("alloc-1/{id}/0000beef"),
-        name: id.into(),
-        msgpack_driver_config: nomad_plugin_testkit::hcl::encode_config(hcl, &spec)
-            .expect("encode"),
-        alloc_dir: dir.display().to_string(),
-        stdout_path: dir.join(format!("{id}.stdout")).display().to_string(),
-        stderr_path: dir.join(format!("{id}.stderr")).display().to_string(),
-        alloc_id: "alloc-1".into(),
-        ..Default::default()
-    }
+fn scratch(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("rsexec-test-{name}-"))
+        .tempdir()
+        .expect("scratch dir")
 }
 
 #[tokio::test]
 async fn start_wait_exit_code_and_output() {
     let dir = scratch("exit");
-    let (plugin, mut client) = launch(&dir.join("state")).await;
-    let cfg = task_config(
-        &mut client,
-        &dir,
-        "exit",
-        r#"command = "/bin/sh"
-args = ["-c", "echo out; echo err >&2; exit 3"]"#,
-    )
-    .await;
-    let started = client
-        .start_task(pb::StartTaskRequest {
-            task: Some(cfg.clone()),
-        })
+    let h = harness(&dir.path().join("state")).await;
+    assert_eq!(h.info().name, "rsexec");
+    assert!(h.capabilities().exec);
+    let task = h
+        .task("exit")
+        .config_hcl(
+            r#"command = "/bin/sh"
+args = ["-c", "echo out; echo err >&2; echo $GREETING > $NOMAD_ALLOC_DIR/data/greeting; exit 3"]"#,
+        )
+        .env("GREETING", "hello")
+        .start()
         .await
-        .expect("StartTask")
-        .into_inner();
-    let handle = started.handle.expect("handle");
-    assert_eq!(handle.config.expect("echoed config").id, cfg.id);
-    let wait = tokio::time::timeout(
-        LONG,
-        client.wait_task(pb::WaitTaskRequest {
-            task_id: cfg.id.clone(),
-        }),
-    )
-    .await
-    .expect("exits in time")
-    .expect("WaitTask")
-    .into_inner();
-    assert_eq!(wait.result.expect("result").exit_code, 3);
+        .expect("StartTask");
+    let exit = h.wait(&task).await.expect("WaitTask");
+    assert_eq!(exit.exit_code, 3, "{exit}");
+    task.wait_for_stdout("out\n").await.expect("stdout");
+    task.wait_for_stderr("err\n").await.expect("stderr");
     assert_eq!(
-        std::fs::read_to_string(dir.join("exit.stdout")).expect("stdout"),
-        "out\n"
+        task.read_file("alloc/data/greeting").expect("file"),
+        b"hello\n"
     );
     assert_eq!(
-        std::fs::read_to_string(dir.join("exit.stderr")).expect("stderr"),
-        "err\n"
+        h.inspect(&task).await.expect("InspectTask").state,
+        TaskState::Exited
     );
-    client
-        .destroy_task(pb::DestroyTaskRequest {
-            task_id: cfg.id.clone(),
-            force: true,
-        })
-        .await
-        .expect("DestroyTask");
-    let missing = client
-        .wait_task(pb::WaitTaskRequest {
-            task_id: cfg.id.clone(),
-        })
-        .await
-        .expect_err("destroyed task is gone");
-    assert_eq!(missing.code(), nomad_plugin_proto::tonic::Code::NotFound);
-    assert!(plugin.kill().await.expect("kill").graceful);
+    h.destroy(&task).await.expect("DestroyTask");
+    let gone = h.wait(&task).await.expect_err("destroyed task is gone");
+    assert_eq!(gone.code(), Some("NotFound"), "{gone}");
+    h.shutdown().await.expect("graceful shutdown");
 }
 
 #[tokio::test]
-async fn recovers_a_running_task_after_sigkill_of_the_plugin() {
-    let dir = scratch("recover");
-    let state = dir.join("state");
-    let (plugin, mut client) = launch(&state).await;
-    let marker = dir.join("go");
-    let cfg = task_config(
-        &mut client,
-        &dir,
-        "sleeper",
-        &format!(
+async fn exec_with_a_terminal_and_stats() {
+    let dir = scratch("exec");
+    let h = harness(&dir.path().join("state")).await;
+    let task = h
+        .task("exec")
+        .config_hcl(
             r#"command = "/bin/sh"
-args = ["-c", "while [ ! -e {} ]; do sleep 0.05; done; exit 7"]"#,
-            marker.display()
-        ),
-    )
-    .await;
-    let handle = client
-        .start_task(pb::StartTaskRequest {
-            task: Some(cfg.clone()),
-        })
+args = ["-c", "echo ready; while :; do sleep 0.1; done"]"#,
+        )
+        .start()
         .await
-        .expect("StartTask")
-        .into_inner()
-        .handle
-        .expect("handle");
-
-    // kill -9 the plugin: the task must survive it.
-    plugin.signal(libc::SIGKILL).expect("SIGKILL plugin");
-    drop(plugin);
-    drop(client);
-
-    let (plugin, mut client) = launch(&state).await;
-    client
-        .recover_task(pb::RecoverTaskRequest {
-            task_id: cfg.id.clone(),
-            handle: Some(handle),
-        })
+        .expect("StartTask");
+    task.wait_for_stdout("ready").await.expect("ready");
+    let out = h
+        .exec_streaming(
+            &task,
+            &ExecSession::new(["/bin/sh", "-c", "tty > /dev/null && echo on-a-tty; exit 4"]).tty(),
+        )
         .await
-        .expect("RecoverTask");
-    let inspect = client
-        .inspect_task(pb::InspectTaskRequest {
-            task_id: cfg.id.clone(),
-        })
-        .await
-        .expect("InspectTask")
-        .into_inner();
+        .expect("exec -t");
     assert_eq!(
-        inspect.task.expect("task").state,
-        pb::TaskState::Running as i32
+        (out.exit_code, out.stdout_text()),
+        (4, "on-a-tty\r\n".into())
+    );
+    let mut stats = h
+        .stats(&task, Duration::from_millis(200))
+        .await
+        .expect("TaskStats");
+    let first = stats.next().await.expect("a stats message");
+    assert!(
+        first.memory.as_ref().is_some_and(|m| m.rss > 0),
+        "{first:?}"
+    );
+    drop(stats);
+    h.destroy(&task).await.expect("DestroyTask");
+    assert!(task.processes().is_empty(), "{:?}", task.processes());
+    h.shutdown().await.expect("graceful shutdown");
+}
+
+#[tokio::test]
+async fn recovers_a_running_task_after_sigkill_and_after_an_agent_restart() {
+    let dir = scratch("recover");
+    let mut h = harness(&dir.path().join("state")).await;
+    let task = h
+        .task("sleeper")
+        .config_hcl(
+            r#"command = "/bin/sh"
+args = ["-c", "echo ready; while [ ! -e $NOMAD_ALLOC_DIR/go ]; do sleep 0.05; done; exit 7"]"#,
+        )
+        .start()
+        .await
+        .expect("StartTask");
+    task.wait_for_stdout("ready").await.expect("ready");
+
+    // kill -9 the plugin: the task must survive it and be recovered.
+    h.kill_plugin().await.expect("SIGKILL");
+    h.relaunch().await.expect("relaunch");
+    h.recover(&task).await.expect("RecoverTask");
+    assert_eq!(
+        h.wait_running(&task).await.expect("running").state,
+        TaskState::Running
     );
 
-    std::fs::write(&marker, b"").expect("release the task");
-    let wait = tokio::time::timeout(
-        LONG,
-        client.wait_task(pb::WaitTaskRequest {
-            task_id: cfg.id.clone(),
-        }),
-    )
-    .await
-    .expect("exits in time")
-    .expect("WaitTask")
-    .into_inner();
-    assert_eq!(wait.result.expect("result").exit_code, 7, "{:?}", wait.err);
-    client
-        .destroy_task(pb::DestroyTaskRequest {
-            task_id: cfg.id.clone(),
-            force: true,
-        })
-        .await
-        .expect("DestroyTask");
-    assert!(plugin.kill().await.expect("kill").graceful);
+    // The agent dies and comes back: it reattaches, recovers again.
+    let before = h.reattach_config().expect("reattach config");
+    h.restart_agent().await.expect("reattach");
+    assert_eq!(h.reattach_config().expect("reattach config"), before);
+    h.recover(&task).await.expect("RecoverTask after reattach");
+
+    std::fs::write(task.alloc_dir().join("alloc/go"), b"").expect("release the task");
+    let exit = h.wait(&task).await.expect("WaitTask");
+    assert_eq!(exit.exit_code, 7, "{exit}");
+    h.destroy(&task).await.expect("DestroyTask");
+    h.shutdown().await.expect("graceful shutdown");
 }

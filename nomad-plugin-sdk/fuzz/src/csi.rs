@@ -49,21 +49,13 @@ fn odd_time(seed: &str) -> SystemTime {
 }
 
 fn volume(id: String, bytes: Option<u64>) -> Volume {
-    Volume {
-        volume_id: id,
-        capacity_bytes: bytes.unwrap_or(u64::MAX),
-        ..Default::default()
-    }
+    Volume::new(id, bytes.unwrap_or(u64::MAX))
 }
 
 #[async_trait]
 impl Identity for Fuzzed {
     async fn get_plugin_info(&self) -> CsiResult<PluginInfo> {
-        Ok(PluginInfo {
-            name: "fuzz.csi.nomad-plugin-rs".into(),
-            vendor_version: "0.0.0".into(),
-            ..Default::default()
-        })
+        Ok(PluginInfo::new("fuzz.csi.nomad-plugin-rs", "0.0.0"))
     }
 }
 
@@ -133,13 +125,15 @@ impl PublishUnpublishVolume for Fuzzed {
 impl ListVolumes for Fuzzed {
     async fn list_volumes(&self, page: PageRequest) -> CsiResult<Page<VolumeEntry>> {
         let all: Vec<VolumeEntry> = (0..5)
-            .map(|i| VolumeEntry {
-                volume: volume(format!("vol-{i}"), Some(i)),
-                published_node_ids: vec![format!("node-{i}")],
-                condition: Some(VolumeCondition {
-                    abnormal: i % 2 == 0,
-                    message: "fuzz".into(),
-                }),
+            .map(|i| {
+                let condition = if i % 2 == 0 {
+                    VolumeCondition::abnormal("fuzz")
+                } else {
+                    VolumeCondition::healthy()
+                };
+                VolumeEntry::new(volume(format!("vol-{i}"), Some(i)))
+                    .published_node_ids([format!("node-{i}")])
+                    .condition(condition)
             })
             .collect();
         page.paginate(all, |e| &e.volume.volume_id)
@@ -149,11 +143,9 @@ impl ListVolumes for Fuzzed {
 #[async_trait]
 impl GetCapacity for Fuzzed {
     async fn get_capacity(&self, _r: GetCapacityRequest) -> CsiResult<Capacity> {
-        Ok(Capacity {
-            available_capacity: u64::MAX,
-            maximum_volume_size: Some(u64::MAX),
-            minimum_volume_size: Some(0),
-        })
+        Ok(Capacity::new(u64::MAX)
+            .maximum_volume_size(u64::MAX)
+            .minimum_volume_size(0))
     }
 }
 
@@ -166,14 +158,12 @@ impl CreateDeleteSnapshot for Fuzzed {
             r.name.len() <= MAX_NAME_LENGTH,
             "over-long name reached the plugin"
         );
-        Ok(Snapshot {
-            snapshot_id: r.name.clone(),
-            source_volume_id: r.source_volume_id,
-            size_bytes: u64::MAX,
-            creation_time: odd_time(&r.name),
-            ready_to_use: true,
-            group_snapshot_id: String::new(),
-        })
+        Ok(Snapshot::new(
+            r.name.clone(),
+            r.source_volume_id,
+            u64::MAX,
+            odd_time(&r.name),
+        ))
     }
     async fn delete_snapshot(&self, id: String, _s: Secrets) -> CsiResult<()> {
         assert_id(&id, "snapshot_id");
@@ -186,13 +176,14 @@ impl ListSnapshots for Fuzzed {
     async fn list_snapshots(&self, r: ListSnapshotsRequest) -> CsiResult<Page<Snapshot>> {
         let seed = r.snapshot_id.clone().unwrap_or_default();
         let all: Vec<Snapshot> = (0..4)
-            .map(|i| Snapshot {
-                snapshot_id: format!("snap-{i}"),
-                source_volume_id: r.source_volume_id.clone().unwrap_or_else(|| "v".into()),
-                size_bytes: i,
-                creation_time: odd_time(&seed),
-                ready_to_use: i % 2 == 0,
-                group_snapshot_id: String::new(),
+            .map(|i| {
+                Snapshot::new(
+                    format!("snap-{i}"),
+                    r.source_volume_id.clone().unwrap_or_else(|| "v".into()),
+                    i,
+                    odd_time(&seed),
+                )
+                .ready_to_use(i % 2 == 0)
             })
             .collect();
         r.page.paginate(all, |s| &s.snapshot_id)
@@ -203,14 +194,8 @@ impl ListSnapshots for Fuzzed {
 impl GetSnapshot for Fuzzed {
     async fn get_snapshot(&self, id: String, _s: Secrets) -> CsiResult<Snapshot> {
         assert_id(&id, "snapshot_id");
-        Ok(Snapshot {
-            creation_time: odd_time(&id),
-            snapshot_id: id,
-            source_volume_id: "v".into(),
-            size_bytes: 1,
-            ready_to_use: true,
-            group_snapshot_id: String::new(),
-        })
+        let at = odd_time(&id);
+        Ok(Snapshot::new(id, "v", 1, at))
     }
 }
 
@@ -221,14 +206,12 @@ impl ControllerExpandVolume for Fuzzed {
         r: ControllerExpandVolumeRequest,
     ) -> CsiResult<Expansion> {
         assert_id(&r.volume_id, "volume_id");
-        Ok(Expansion {
-            capacity_bytes: r
-                .capacity_range
-                .required_bytes
-                .or(r.capacity_range.limit_bytes)
-                .unwrap_or(u64::MAX),
-            node_expansion_required: r.volume_id.len().is_multiple_of(2),
-        })
+        let bytes = r
+            .capacity_range
+            .required_bytes
+            .or(r.capacity_range.limit_bytes)
+            .unwrap_or(u64::MAX);
+        Ok(Expansion::new(bytes).node_expansion_required(r.volume_id.len().is_multiple_of(2)))
     }
 }
 
@@ -239,10 +222,7 @@ impl GetVolume for Fuzzed {
         if id.starts_with('?') {
             return Err(CsiError::NotFound(id));
         }
-        Ok(VolumeEntry {
-            volume: volume(id, None),
-            ..Default::default()
-        })
+        Ok(VolumeEntry::new(volume(id, None)))
     }
 }
 
@@ -257,11 +237,7 @@ impl ModifyVolume for Fuzzed {
 #[async_trait]
 impl Node for Fuzzed {
     async fn node_get_info(&self) -> CsiResult<NodeInfo> {
-        Ok(NodeInfo {
-            node_id: "fuzz-node".into(),
-            max_volumes_per_node: u64::MAX,
-            ..Default::default()
-        })
+        Ok(NodeInfo::new("fuzz-node").max_volumes_per_node(u64::MAX))
     }
     async fn node_publish_volume(&self, r: NodePublishVolumeRequest) -> CsiResult<()> {
         assert_id(&r.volume_id, "volume_id");
@@ -299,15 +275,12 @@ impl StageUnstageVolume for Fuzzed {
 impl GetVolumeStats for Fuzzed {
     async fn node_get_volume_stats(&self, r: NodeGetVolumeStatsRequest) -> CsiResult<VolumeStats> {
         assert_id(&r.volume_id, "volume_id");
-        Ok(VolumeStats {
-            usage: vec![VolumeUsage {
-                unit: UsageUnit::Bytes,
-                available: u64::MAX,
-                total: u64::MAX,
-                used: 0,
-            }],
-            condition: None,
-        })
+        Ok(VolumeStats::new([VolumeUsage::new(
+            UsageUnit::Bytes,
+            u64::MAX,
+            u64::MAX,
+            0,
+        )]))
     }
 }
 

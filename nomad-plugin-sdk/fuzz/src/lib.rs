@@ -19,8 +19,9 @@ pub use csi::csi_request;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use nomad_plugin_sdk::config::schema::{ConfigSchema, Spec};
+use nomad_plugin_sdk::config::schema::ConfigSchema;
 use nomad_plugin_sdk::config::{self, cty, msgpack};
+use nomad_plugin_sdk::host::schema;
 use prost::Message;
 use serde::{Deserialize, Serialize};
 
@@ -112,18 +113,18 @@ pub fn cty_msgpack(data: &[u8]) {
 }
 
 /// An `hclspec.Spec` protobuf, as a host reads it from `ConfigSchema`:
-/// converted to a [`Spec`], checked, its implied type computed, and
+/// converted to a [`Spec`](nomad_plugin_sdk::config::schema::Spec), checked, its implied type computed, and
 /// converted back.
 pub fn hclspec_proto(data: &[u8]) {
     let Ok(pb) = nomad_plugin_proto::nomad::hclspec::Spec::decode(data) else {
         return;
     };
-    let Ok(spec) = Spec::from_proto(&pb) else {
+    let Ok(spec) = schema::from_proto(&pb) else {
         return;
     };
     let _ = spec.validate();
     let _ = spec.implied_type();
-    let back = Spec::from_proto(&spec.to_proto());
+    let back = schema::from_proto(&schema::to_proto(&spec));
     assert!(
         back.is_ok(),
         "a converted spec does not convert back: {back:?}"

@@ -58,7 +58,7 @@ mod error;
 pub mod strategy;
 pub mod target;
 mod types;
-pub mod wire;
+pub(crate) mod wire;
 
 use std::sync::Arc;
 

@@ -4,6 +4,7 @@ use nomad_plugin_proto::nomad::base as pb;
 
 /// What the Nomad agent tells a plugin about itself in `SetConfig`.
 #[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
 pub struct AgentConfig {
     /// The plugin API version Nomad picked from [`PluginInfo::api_versions`](super::PluginInfo::api_versions).
     pub api_version: String,
@@ -14,6 +15,7 @@ pub struct AgentConfig {
 
 /// Client settings sent to task drivers.
 #[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
 pub struct DriverAgentConfig {
     /// Lowest loopback port of the range the client uses for its own plugin
     /// subsystems (`client_min_port`, default 14000).
@@ -35,6 +37,7 @@ pub enum CoreGrade {
 
 /// One CPU core as the client sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Core {
     /// Socket the core is on.
     pub socket_id: u32,
@@ -69,6 +72,7 @@ impl Core {
 
 /// The client's CPU and NUMA layout.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Topology {
     /// NUMA node ids.
     pub numa_nodes: Vec<u32>,

@@ -8,6 +8,7 @@ use tonic::{Code, Status};
 /// reads (Nomad wraps it into its own error, e.g. `volume "x" could not be
 /// found: ...`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum CsiError {
     /// A required field is missing or a value is malformed
     /// (`INVALID_ARGUMENT`). Nomad does not retry.

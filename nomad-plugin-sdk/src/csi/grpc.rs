@@ -19,13 +19,12 @@ use super::types::{
     bytes_out, map_out, ContentSource, Secrets, Validation, VolumeCapability, VolumeEntry,
 };
 
-/// Runs one RPC: logs it, and turns the plugin's error into the status
+/// Runs one RPC: logs a failure, and turns the plugin's error into the status
 /// Nomad sees.
 async fn call<T>(
     rpc: &'static str,
     fut: impl Future<Output = CsiResult<T>>,
 ) -> Result<Response<T>, Status> {
-    tracing::debug!(rpc, "CSI call");
     match fut.await {
         Ok(v) => Ok(Response::new(v)),
         Err(e) => {

@@ -26,18 +26,14 @@
 //! #[async_trait]
 //! impl Identity for Tmpfs {
 //!     async fn get_plugin_info(&self) -> CsiResult<PluginInfo> {
-//!         Ok(PluginInfo {
-//!             name: "tmpfs.csi.example.com".into(),
-//!             vendor_version: "0.1.0".into(),
-//!             ..Default::default()
-//!         })
+//!         Ok(PluginInfo::new("tmpfs.csi.example.com", "0.1.0"))
 //!     }
 //! }
 //!
 //! #[async_trait]
 //! impl Node for Tmpfs {
 //!     async fn node_get_info(&self) -> CsiResult<NodeInfo> {
-//!         Ok(NodeInfo { node_id: "node-1".into(), ..Default::default() })
+//!         Ok(NodeInfo::new("node-1"))
 //!     }
 //!     async fn node_publish_volume(&self, req: NodePublishVolumeRequest) -> CsiResult<()> {
 //!         std::fs::create_dir_all(&req.target_path)?; // a real plugin mounts here

@@ -52,6 +52,7 @@ fn capabilities(cs: Vec<pb::VolumeCapability>) -> CsiResult<Vec<VolumeCapability
 
 /// `CreateVolume`.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct CreateVolumeRequest {
     /// The CO's name for the volume; the key of idempotency (the same name
     /// twice must yield the same volume).
@@ -99,6 +100,7 @@ impl CreateVolumeRequest {
 
 /// `DeleteVolume`.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct DeleteVolumeRequest {
     /// The volume; deleting an unknown volume must succeed.
     pub volume_id: String,
@@ -117,6 +119,7 @@ impl DeleteVolumeRequest {
 
 /// `ControllerPublishVolume`.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ControllerPublishVolumeRequest {
     /// The volume.
     pub volume_id: String,
@@ -147,6 +150,7 @@ impl ControllerPublishVolumeRequest {
 
 /// `ControllerUnpublishVolume`.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ControllerUnpublishVolumeRequest {
     /// The volume.
     pub volume_id: String,
@@ -168,6 +172,7 @@ impl ControllerUnpublishVolumeRequest {
 
 /// `ValidateVolumeCapabilities`.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ValidateVolumeCapabilitiesRequest {
     /// The volume; unknown volumes are `NOT_FOUND`.
     pub volume_id: String,
@@ -198,6 +203,7 @@ impl ValidateVolumeCapabilitiesRequest {
 
 /// `GetCapacity`.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct GetCapacityRequest {
     /// Only capacity usable with these capabilities (may be empty).
     pub volume_capabilities: Vec<VolumeCapability>,
@@ -223,6 +229,7 @@ impl GetCapacityRequest {
 
 /// `CreateSnapshot`.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct CreateSnapshotRequest {
     /// The volume to snapshot.
     pub source_volume_id: String,
@@ -254,6 +261,7 @@ impl CreateSnapshotRequest {
 
 /// `ListSnapshots`.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ListSnapshotsRequest {
     /// Which page.
     pub page: PageRequest,
@@ -278,6 +286,7 @@ impl ListSnapshotsRequest {
 
 /// `ControllerExpandVolume`.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ControllerExpandVolumeRequest {
     /// The volume.
     pub volume_id: String,
@@ -309,6 +318,7 @@ impl ControllerExpandVolumeRequest {
 
 /// `ControllerModifyVolume`.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ControllerModifyVolumeRequest {
     /// The volume.
     pub volume_id: String,
@@ -320,6 +330,7 @@ pub struct ControllerModifyVolumeRequest {
 
 /// `NodeStageVolume`.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct NodeStageVolumeRequest {
     /// The volume.
     pub volume_id: String,
@@ -352,6 +363,7 @@ impl NodeStageVolumeRequest {
 
 /// `NodeUnstageVolume`.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct NodeUnstageVolumeRequest {
     /// The volume.
     pub volume_id: String,
@@ -370,6 +382,7 @@ impl NodeUnstageVolumeRequest {
 
 /// `NodePublishVolume`.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct NodePublishVolumeRequest {
     /// The volume.
     pub volume_id: String,
@@ -423,6 +436,7 @@ impl NodePublishVolumeRequest {
 
 /// `NodeUnpublishVolume`.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct NodeUnpublishVolumeRequest {
     /// The volume.
     pub volume_id: String,
@@ -441,6 +455,7 @@ impl NodeUnpublishVolumeRequest {
 
 /// `NodeGetVolumeStats`.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct NodeGetVolumeStatsRequest {
     /// The volume.
     pub volume_id: String,
@@ -463,6 +478,7 @@ impl NodeGetVolumeStatsRequest {
 
 /// `NodeExpandVolume`.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct NodeExpandVolumeRequest {
     /// The volume.
     pub volume_id: String,

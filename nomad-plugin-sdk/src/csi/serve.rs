@@ -26,6 +26,7 @@ pub const ENDPOINT_ENV: &str = "CSI_ENDPOINT";
 
 /// Why a CSI plugin could not serve.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ServeError {
     /// Neither `--endpoint` nor `CSI_ENDPOINT` was given.
     #[error("no CSI endpoint: set CSI_ENDPOINT=unix:///path/to/csi.sock (Nomad sets it for csi_plugin tasks) or pass --endpoint")]
@@ -219,6 +220,8 @@ impl BoundSocket {
         );
 
         let result = tonic::transport::Server::builder()
+            // The same panic catching and per-RPC tracing as every other kind.
+            .layer(crate::runtime::policy::RpcPolicyLayer)
             .add_routes(routes(plugin))
             .serve_with_incoming_shutdown(
                 tokio_stream::wrappers::UnixListenerStream::new(listener),
@@ -370,7 +373,7 @@ pub fn serve(plugin: CsiPlugin) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "CSI plugin failed");
-            eprintln!("{name}: {e}");
+            crate::runtime::print_stderr(&format!("{name}: {e}\n"));
             ExitCode::FAILURE
         }
     }

@@ -155,6 +155,7 @@ impl AccessMode {
 
 /// Options of a file-system volume.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct MountOptions {
     /// Requested file system type; empty means the plugin's default.
     pub fs_type: String,
@@ -175,6 +176,7 @@ pub enum AccessType {
 
 /// One way a volume is going to be used.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct VolumeCapability {
     /// File system or block.
     pub access_type: AccessType,
@@ -254,6 +256,7 @@ impl VolumeCapability {
 /// The size a caller asks for. `None` means the bound was not given (the
 /// wire's 0).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct CapacityRange {
     /// The volume must be at least this large.
     pub required_bytes: Option<u64>,
@@ -370,6 +373,7 @@ impl ContentSource {
 
 /// Topology segments (`{"zone": "a"}`): where a volume or node is.
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord)]
+#[non_exhaustive]
 pub struct Topology {
     /// Segment keys to values.
     pub segments: Map,
@@ -399,6 +403,7 @@ impl Topology {
 /// Where a new volume must (`requisite`) and should (`preferred`) be
 /// accessible from.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TopologyRequirement {
     /// The volume must be accessible from at least one of these.
     pub requisite: Vec<Topology>,
@@ -408,6 +413,7 @@ pub struct TopologyRequirement {
 
 /// A volume as the controller reports it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Volume {
     /// The plugin's identifier of the volume (Nomad's "external ID").
     pub volume_id: String,
@@ -422,6 +428,34 @@ pub struct Volume {
 }
 
 impl Volume {
+    /// The volume `volume_id` of `capacity_bytes` bytes (0: unknown), with
+    /// no context, source or topology.
+    pub fn new(volume_id: impl Into<String>, capacity_bytes: u64) -> Self {
+        Volume {
+            volume_id: volume_id.into(),
+            capacity_bytes,
+            ..Default::default()
+        }
+    }
+
+    /// Sets the opaque data the CO passes back on node calls.
+    pub fn volume_context(mut self, context: Map) -> Self {
+        self.volume_context = context;
+        self
+    }
+
+    /// Sets what the volume was created from.
+    pub fn content_source(mut self, source: impl Into<Option<ContentSource>>) -> Self {
+        self.content_source = source.into();
+        self
+    }
+
+    /// Sets where the volume can be used from.
+    pub fn accessible_topology(mut self, topology: impl IntoIterator<Item = Topology>) -> Self {
+        self.accessible_topology = topology.into_iter().collect();
+        self
+    }
+
     pub(crate) fn to_wire(&self) -> pb::Volume {
         pb::Volume {
             capacity_bytes: bytes_out(self.capacity_bytes),
@@ -439,6 +473,7 @@ impl Volume {
 
 /// Whether a volume is healthy (`VOLUME_CONDITION`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct VolumeCondition {
     /// Something is wrong.
     pub abnormal: bool,
@@ -447,6 +482,19 @@ pub struct VolumeCondition {
 }
 
 impl VolumeCondition {
+    /// A healthy volume.
+    pub fn healthy() -> Self {
+        VolumeCondition::default()
+    }
+
+    /// An abnormal volume, and what is wrong.
+    pub fn abnormal(message: impl Into<String>) -> Self {
+        VolumeCondition {
+            abnormal: true,
+            message: message.into(),
+        }
+    }
+
     pub(crate) fn to_wire(&self) -> pb::VolumeCondition {
         pb::VolumeCondition {
             abnormal: self.abnormal,
@@ -457,6 +505,7 @@ impl VolumeCondition {
 
 /// A volume and its controller-side status, as listed or fetched.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct VolumeEntry {
     /// The volume.
     pub volume: Volume,
@@ -467,8 +516,31 @@ pub struct VolumeEntry {
     pub condition: Option<VolumeCondition>,
 }
 
+impl VolumeEntry {
+    /// `volume`, with no published nodes or condition.
+    pub fn new(volume: Volume) -> Self {
+        VolumeEntry {
+            volume,
+            ..Default::default()
+        }
+    }
+
+    /// Sets the nodes it is published to.
+    pub fn published_node_ids(mut self, ids: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.published_node_ids = ids.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Sets its health.
+    pub fn condition(mut self, condition: VolumeCondition) -> Self {
+        self.condition = Some(condition);
+        self
+    }
+}
+
 /// A snapshot of a volume.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Snapshot {
     /// The plugin's identifier of the snapshot.
     pub snapshot_id: String,
@@ -485,6 +557,36 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// The snapshot `snapshot_id` of `source_volume_id`, `size_bytes` big
+    /// (0: unknown), taken at `creation_time` and ready to use.
+    pub fn new(
+        snapshot_id: impl Into<String>,
+        source_volume_id: impl Into<String>,
+        size_bytes: u64,
+        creation_time: SystemTime,
+    ) -> Self {
+        Snapshot {
+            snapshot_id: snapshot_id.into(),
+            source_volume_id: source_volume_id.into(),
+            size_bytes,
+            creation_time,
+            ready_to_use: true,
+            group_snapshot_id: String::new(),
+        }
+    }
+
+    /// Sets whether a volume can be created from it now.
+    pub fn ready_to_use(mut self, ready: bool) -> Self {
+        self.ready_to_use = ready;
+        self
+    }
+
+    /// Sets the group snapshot it belongs to.
+    pub fn group_snapshot_id(mut self, id: impl Into<String>) -> Self {
+        self.group_snapshot_id = id.into();
+        self
+    }
+
     pub(crate) fn to_wire(&self) -> pb::Snapshot {
         let since = self
             .creation_time
@@ -506,6 +608,7 @@ impl Snapshot {
 
 /// What a plugin says about itself (`GetPluginInfo`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PluginInfo {
     /// Reverse-domain name, e.g. `hostpath.csi.example.com`. Nomad rejects
     /// an empty name.
@@ -516,8 +619,26 @@ pub struct PluginInfo {
     pub manifest: Map,
 }
 
+impl PluginInfo {
+    /// A plugin named `name` (reverse-domain) at `vendor_version`.
+    pub fn new(name: impl Into<String>, vendor_version: impl Into<String>) -> Self {
+        PluginInfo {
+            name: name.into(),
+            vendor_version: vendor_version.into(),
+            manifest: Map::new(),
+        }
+    }
+
+    /// Adds a manifest entry.
+    pub fn manifest(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.manifest.insert(key.into(), value.into());
+        self
+    }
+}
+
 /// What a node plugin says about its node (`NodeGetInfo`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct NodeInfo {
     /// The node's identifier in the storage system; Nomad passes it to
     /// `ControllerPublishVolume`. Nomad rejects an empty id.
@@ -529,8 +650,31 @@ pub struct NodeInfo {
     pub accessible_topology: Option<Topology>,
 }
 
+impl NodeInfo {
+    /// The node `node_id`, with no volume limit and no topology.
+    pub fn new(node_id: impl Into<String>) -> Self {
+        NodeInfo {
+            node_id: node_id.into(),
+            ..Default::default()
+        }
+    }
+
+    /// Sets how many volumes can be published on this node (0: unlimited).
+    pub fn max_volumes_per_node(mut self, max: u64) -> Self {
+        self.max_volumes_per_node = max;
+        self
+    }
+
+    /// Sets where this node is.
+    pub fn accessible_topology(mut self, topology: Topology) -> Self {
+        self.accessible_topology = Some(topology);
+        self
+    }
+}
+
 /// What `GetCapacity` reports.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Capacity {
     /// Bytes that could be provisioned now.
     pub available_capacity: u64,
@@ -538,6 +682,28 @@ pub struct Capacity {
     pub maximum_volume_size: Option<u64>,
     /// The smallest single volume, if limited.
     pub minimum_volume_size: Option<u64>,
+}
+
+impl Capacity {
+    /// `available_capacity` bytes could be provisioned now; no size limits.
+    pub fn new(available_capacity: u64) -> Self {
+        Capacity {
+            available_capacity,
+            ..Default::default()
+        }
+    }
+
+    /// Sets the largest single volume.
+    pub fn maximum_volume_size(mut self, bytes: u64) -> Self {
+        self.maximum_volume_size = Some(bytes);
+        self
+    }
+
+    /// Sets the smallest single volume.
+    pub fn minimum_volume_size(mut self, bytes: u64) -> Self {
+        self.minimum_volume_size = Some(bytes);
+        self
+    }
 }
 
 /// The unit of a [`VolumeUsage`].
@@ -551,6 +717,7 @@ pub enum UsageUnit {
 
 /// One usage figure of a published volume.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct VolumeUsage {
     /// Bytes or inodes.
     pub unit: UsageUnit,
@@ -562,8 +729,21 @@ pub struct VolumeUsage {
     pub used: u64,
 }
 
+impl VolumeUsage {
+    /// `used` of `total` in `unit`, `available` free.
+    pub fn new(unit: UsageUnit, available: u64, total: u64, used: u64) -> Self {
+        VolumeUsage {
+            unit,
+            available,
+            total,
+            used,
+        }
+    }
+}
+
 /// What `NodeGetVolumeStats` reports.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct VolumeStats {
     /// Usage figures (bytes, inodes).
     pub usage: Vec<VolumeUsage>,
@@ -571,13 +751,46 @@ pub struct VolumeStats {
     pub condition: Option<VolumeCondition>,
 }
 
+impl VolumeStats {
+    /// The usage figures `usage`, with no condition.
+    pub fn new(usage: impl IntoIterator<Item = VolumeUsage>) -> Self {
+        VolumeStats {
+            usage: usage.into_iter().collect(),
+            condition: None,
+        }
+    }
+
+    /// Sets the volume's health.
+    pub fn condition(mut self, condition: VolumeCondition) -> Self {
+        self.condition = Some(condition);
+        self
+    }
+}
+
 /// A volume's new size after an expansion.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Expansion {
     /// The new size.
     pub capacity_bytes: u64,
     /// Whether `NodeExpandVolume` must follow (controller expansion only).
     pub node_expansion_required: bool,
+}
+
+impl Expansion {
+    /// The volume now has `capacity_bytes`; no node expansion needed.
+    pub fn new(capacity_bytes: u64) -> Self {
+        Expansion {
+            capacity_bytes,
+            node_expansion_required: false,
+        }
+    }
+
+    /// Sets whether `NodeExpandVolume` must follow.
+    pub fn node_expansion_required(mut self, required: bool) -> Self {
+        self.node_expansion_required = required;
+        self
+    }
 }
 
 /// The answer of `ValidateVolumeCapabilities`.

@@ -23,6 +23,7 @@ use super::{DeviceGroup, DeviceInstance};
 /// assert!(FingerprintDiff::between(&after, &after).is_empty());
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct FingerprintDiff {
     /// Groups that appeared.
     pub groups_added: Vec<String>,

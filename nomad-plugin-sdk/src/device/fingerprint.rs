@@ -28,6 +28,7 @@ use crate::attribute::Unit;
 /// assert!(group.validate().is_ok());
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct DeviceGroup {
     /// Vendor (`nvidia`, `acme`): `${device.vendor}`. Must not be empty.
     pub vendor: String,
@@ -119,7 +120,7 @@ impl DeviceGroup {
     }
 
     /// Converts to the wire type.
-    pub fn to_proto(&self) -> pb::DeviceGroup {
+    pub(crate) fn to_proto(&self) -> pb::DeviceGroup {
         pb::DeviceGroup {
             vendor: self.vendor.clone(),
             device_type: self.device_type.clone(),
@@ -135,7 +136,7 @@ impl DeviceGroup {
 
     /// Reads a group from the wire. Attributes Nomad would refuse (no
     /// value, unknown unit, unit on a string) are errors.
-    pub fn from_proto(group: &pb::DeviceGroup) -> Result<Self, InvalidFingerprint> {
+    pub(crate) fn from_proto(group: &pb::DeviceGroup) -> Result<Self, InvalidFingerprint> {
         let mut problems = Vec::new();
         let mut attributes = BTreeMap::new();
         for (k, v) in &group.attributes {
@@ -191,6 +192,7 @@ pub fn validate_fingerprint(groups: &[DeviceGroup]) -> Result<(), InvalidFingerp
 /// the plugin).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid device group {group:?}: {}", problems.join("; "))]
+#[non_exhaustive]
 pub struct InvalidFingerprint {
     /// `vendor/type/name` of the group.
     pub group: String,
@@ -200,6 +202,7 @@ pub struct InvalidFingerprint {
 
 /// One device of a [`DeviceGroup`].
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct DeviceInstance {
     /// Identifier, unique in its group and **stable across plugin
     /// restarts**: allocations keep referring to it (a serial number, a

@@ -20,6 +20,7 @@ use nomad_plugin_proto::nomad::device as pb;
 /// assert_eq!(r.devices[0].permissions, "rwm");
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ContainerReservation {
     /// Environment variables for the task.
     pub envs: BTreeMap<String, String>,
@@ -90,7 +91,7 @@ impl ContainerReservation {
     }
 
     /// Converts to the wire type.
-    pub fn to_proto(&self) -> pb::ContainerReservation {
+    pub(crate) fn to_proto(&self) -> pb::ContainerReservation {
         pb::ContainerReservation {
             envs: self
                 .envs
@@ -119,7 +120,7 @@ impl ContainerReservation {
     }
 
     /// Reads a reservation from the wire.
-    pub fn from_proto(p: &pb::ContainerReservation) -> Self {
+    pub(crate) fn from_proto(p: &pb::ContainerReservation) -> Self {
         ContainerReservation {
             envs: p.envs.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
             mounts: p
@@ -146,6 +147,7 @@ impl ContainerReservation {
 
 /// A bind mount into the task.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Mount {
     /// Path on the host.
     pub host_path: String,
@@ -176,6 +178,7 @@ impl Mount {
 
 /// A device node given to the task.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct DeviceSpec {
     /// Device node on the host (`/dev/acme0`).
     pub host_path: String,

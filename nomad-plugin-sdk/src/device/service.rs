@@ -243,18 +243,12 @@ impl<P: Device> DevicePluginRpc for DeviceService<P> {
             ))
             .into());
         }
-        let res = AssertUnwindSafe(self.plugin.reserve(&ids))
-            .catch_unwind()
-            .await
-            .map_err(|_| {
-                Status::from(PluginError::Internal(
-                    "the plugin panicked while reserving devices".into(),
-                ))
-            })?
-            .map_err(|e| {
-                tracing::warn!(error = %e, ids = ?ids, "device reservation failed");
-                Status::from(e)
-            })?;
+        // A panic here is caught by the runtime's RPC policy layer, which
+        // answers INTERNAL and logs it, as for every other RPC.
+        let res = self.plugin.reserve(&ids).await.map_err(|e| {
+            tracing::warn!(error = %e, ids = ?ids, "device reservation failed");
+            Status::from(e)
+        })?;
         res.validate().map_err(|e| {
             Status::from(PluginError::Internal(format!(
                 "the plugin's reservation is invalid: {e}"

@@ -23,6 +23,7 @@ use super::DeviceGroup;
 /// assert_eq!(stats.instances["card-0"].stats.attributes.len(), 2);
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct DeviceGroupStats {
     /// The group's vendor.
     pub vendor: String,
@@ -35,14 +36,23 @@ pub struct DeviceGroupStats {
 }
 
 impl DeviceGroupStats {
-    /// Empty statistics for `group`'s vendor, type and name.
-    pub fn of(group: &DeviceGroup) -> Self {
+    /// Empty statistics for the group `vendor`/`device_type`/`name`.
+    pub fn new(
+        vendor: impl Into<String>,
+        device_type: impl Into<String>,
+        name: impl Into<String>,
+    ) -> Self {
         DeviceGroupStats {
-            vendor: group.vendor.clone(),
-            device_type: group.device_type.clone(),
-            name: group.name.clone(),
+            vendor: vendor.into(),
+            device_type: device_type.into(),
+            name: name.into(),
             instances: BTreeMap::new(),
         }
+    }
+
+    /// Empty statistics for `group`'s vendor, type and name.
+    pub fn of(group: &DeviceGroup) -> Self {
+        Self::new(&group.vendor, &group.device_type, &group.name)
     }
 
     /// Adds one instance's statistics.
@@ -53,7 +63,7 @@ impl DeviceGroupStats {
 
     /// Converts to the wire type; a missing timestamp becomes `now`
     /// (Nomad drops statistics without one).
-    pub fn to_proto(&self, now: SystemTime) -> pb::DeviceGroupStats {
+    pub(crate) fn to_proto(&self, now: SystemTime) -> pb::DeviceGroupStats {
         pb::DeviceGroupStats {
             vendor: self.vendor.clone(),
             r#type: self.device_type.clone(),
@@ -67,7 +77,7 @@ impl DeviceGroupStats {
     }
 
     /// Reads group statistics from the wire.
-    pub fn from_proto(p: &pb::DeviceGroupStats) -> Self {
+    pub(crate) fn from_proto(p: &pb::DeviceGroupStats) -> Self {
         DeviceGroupStats {
             vendor: p.vendor.clone(),
             device_type: p.r#type.clone(),
@@ -84,6 +94,7 @@ impl DeviceGroupStats {
 /// One instance's statistics: a summary value (what `nomad node status`
 /// shows first) and any number of named values.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct DeviceStats {
     /// The headline value, such as used / total memory.
     pub summary: Option<StatValue>,
@@ -145,6 +156,7 @@ impl DeviceStats {
 
 /// A tree of named statistics.
 #[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
 pub struct StatObject {
     /// Sub-trees by name.
     pub nested: BTreeMap<String, StatObject>,
@@ -217,6 +229,7 @@ pub enum Stat {
 /// are free text for people (`%`, `C`, `W`, `MiB`); Nomad does not check
 /// them.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct StatValue {
     /// The value.
     pub value: Stat,
@@ -278,7 +291,7 @@ impl StatValue {
     }
 
     /// Converts to the wire type.
-    pub fn to_proto(&self) -> spb::StatValue {
+    pub(crate) fn to_proto(&self) -> spb::StatValue {
         let mut p = spb::StatValue {
             unit: self.unit.clone(),
             desc: self.desc.clone(),
@@ -303,7 +316,7 @@ impl StatValue {
 
     /// Reads a value from the wire (the first field set wins, in the order
     /// Nomad's client reads them; nothing set reads as an empty string).
-    pub fn from_proto(p: &spb::StatValue) -> Self {
+    pub(crate) fn from_proto(p: &spb::StatValue) -> Self {
         let value = if let Some(v) = p.float_numerator_val {
             match p.float_denominator_val {
                 Some(t) => Stat::FloatRatio(v, t),

@@ -59,13 +59,13 @@
 //!             tokio::time::sleep(Duration::from_secs(seconds)).await;
 //!             exit.exited(ExitResult::code(0));
 //!         });
-//!         Ok(StartedTask { state: State { seconds }, network: None })
+//!         Ok(StartedTask::new(State { seconds }))
 //!     }
 //!
 //!     async fn recover_task(&self, task: RecoveredTask<SleepConfig, State>) -> Result<(), PluginError> {
 //!         // A sleeper cannot survive its plugin: report it as lost.
 //!         let exit = ExitWatch::new();
-//!         exit.exited(ExitResult { err: Some("lost in a restart".into()), ..Default::default() });
+//!         exit.exited(ExitResult::error("lost in a restart"));
 //!         self.tasks.insert(&task.id, exit);
 //!         Ok(())
 //!     }
@@ -86,13 +86,8 @@
 //!
 //!     async fn inspect_task(&self, id: &str) -> Result<TaskStatus, PluginError> {
 //!         let exit = self.tasks.get(id)?.result();
-//!         Ok(TaskStatus {
-//!             state: if exit.is_some() { TaskState::Exited } else { TaskState::Running },
-//!             started_at: None,
-//!             completed_at: None,
-//!             exit,
-//!             attributes: Default::default(),
-//!         })
+//!         let state = if exit.is_some() { TaskState::Exited } else { TaskState::Running };
+//!         Ok(TaskStatus::new(state).exit(exit))
 //!     }
 //!
 //!     async fn task_stats(&self, id: &str) -> Result<TaskResourceUsage, PluginError> {
@@ -111,6 +106,8 @@ mod exec;
 pub mod process;
 mod service;
 mod store;
+#[cfg(test)]
+mod tests;
 mod types;
 
 use std::process::ExitCode;
@@ -147,9 +144,18 @@ pub trait Driver: BasePlugin {
     /// id). Stored as JSON.
     type State: Serialize + DeserializeOwned + Send + Sync + 'static;
 
-    /// Called once after `SetConfig` on every (re)start of the plugin by
-    /// Nomad 2.0.4 and later. An error makes Nomad kill and relaunch the
-    /// plugin.
+    /// Called by Nomad 2.0.4 and later after `SetConfig` on the instance the
+    /// driver manager keeps, and **again, without a new `SetConfig`, every
+    /// time an agent that restarted reattaches to this running process**:
+    /// it may run more than once in one process, so make it idempotent
+    /// (keep what it set up, and the configuration from the first
+    /// `SetConfig`). Older agents never call it.
+    ///
+    /// [`PluginError::Unimplemented`] is ignored. Any other error kills the
+    /// plugin and fails the dispense; at agent start that is the driver
+    /// manager's first dispense, after which it gives up on this driver
+    /// until the agent restarts (the driver never fingerprints, so it gets
+    /// no tasks). Reserve errors for a driver that cannot work at all.
     async fn init(&self) -> Result<(), PluginError> {
         Ok(())
     }
@@ -173,16 +179,27 @@ pub trait Driver: BasePlugin {
 
     /// Starts a task. Return quickly once it runs; Nomad then calls
     /// [`Driver::wait_task`]. Return [`PluginError::Retryable`] for a
-    /// temporary failure (the job's restart policy then retries); any other
-    /// error fails the task for good.
+    /// temporary failure: it reaches Nomad as a recoverable error and the
+    /// job's restart policy retries the task. Any other error fails the
+    /// task without a restart.
     async fn start_task(
         &self,
         task: Task<Self::TaskConfig>,
     ) -> Result<StartedTask<Self::State>, PluginError>;
 
     /// Re-attaches to a task after the plugin (or the agent) restarted, from
-    /// the state `start_task` returned. Return `Ok` if the task is already
-    /// known. On error Nomad destroys the task and reschedules it.
+    /// the state `start_task` returned. Nomad calls it for every task it
+    /// had after a plugin crash (a new process) and after an agent restart
+    /// (often the same process, reattached). The SDK answers at once,
+    /// without calling this method, for a task this process started or
+    /// recovered and has not destroyed.
+    ///
+    /// `task.config` is `None` when the handle has no task config (after an
+    /// agent restart, as the client's state store does not keep it) or when
+    /// it no longer decodes with [`Driver::TaskConfig`] (a warning is
+    /// logged): keep what recovery needs in [`Driver::State`]. On error
+    /// Nomad destroys the task (`DestroyTask` with `force`) and the
+    /// scheduler replaces it.
     async fn recover_task(
         &self,
         task: RecoveredTask<Self::TaskConfig, Self::State>,
@@ -214,8 +231,11 @@ pub trait Driver: BasePlugin {
     async fn inspect_task(&self, task_id: &str) -> Result<TaskStatus, PluginError>;
 
     /// The task's resource usage now. The SDK calls it at the interval Nomad
-    /// asks (1 s by default) while Nomad streams statistics, and stops when
-    /// it returns an error.
+    /// asks (1 s by default) while Nomad streams statistics. An error on
+    /// the first call fails the stream with that error; a later error (the
+    /// task exited) ends it cleanly, as Go drivers end it, so Nomad's
+    /// client logs nothing (its stats hook opens the stream again while
+    /// the task runs).
     async fn task_stats(&self, task_id: &str) -> Result<TaskResourceUsage, PluginError>;
 
     /// Where the driver publishes task events; `None` (the default) means

@@ -1,18 +1,19 @@
 //! `hashicorp.nomad.plugins.drivers.proto.Driver` over a [`Driver`]: the
 //! conversions, and the guarantees Nomad's Go client relies on.
 
+use std::collections::HashSet;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use futures::Stream;
+use std::panic::AssertUnwindSafe;
+
+use futures::{FutureExt, Stream};
 use nomad_plugin_proto::nomad::drivers as pb;
 use nomad_plugin_proto::nomad::drivers::driver_server::{Driver as DriverRpc, DriverServer};
-use nomad_plugin_proto::nomad::structs;
-use prost::Message;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
-use tonic::{Code, Request, Response, Status, Streaming};
+use tonic::{Request, Response, Status, Streaming};
 
 use super::*;
 use crate::config::schema::ConfigSchema;
@@ -24,46 +25,34 @@ const HANDLE_VERSION: i32 = 1;
 pub(super) fn routes<D: Driver>(driver: Arc<D>) -> tonic::service::Routes {
     let mut routes = crate::base::base_routes(driver.clone(), crate::base::PluginKind::Driver);
     routes.add_service(crate::runtime::limit_message_size!(DriverServer::new(
-        DriverService { driver }
+        DriverService::new(driver)
     )));
     routes.routes()
 }
 
-struct DriverService<D> {
+pub(super) struct DriverService<D> {
     driver: Arc<D>,
+    /// Ids of the tasks this process started or recovered and has not
+    /// destroyed. After an agent restart Nomad reattaches to the running
+    /// plugin and calls `RecoverTask` for every task it had: for these it
+    /// is answered at once, without the driver.
+    tracked: Arc<std::sync::Mutex<HashSet<String>>>,
+}
+
+impl<D> DriverService<D> {
+    pub(super) fn new(driver: Arc<D>) -> Self {
+        DriverService {
+            driver,
+            tracked: Arc::default(),
+        }
+    }
+
+    fn tracked(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        self.tracked.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 type Stream_<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
-
-/// The status for a retryable failure: `FAILED_PRECONDITION` carrying a
-/// `RecoverableError{recoverable: true}` detail, as Go drivers send it. The
-/// Go client looks only at the first detail.
-fn recoverable_status(message: String) -> Status {
-    #[derive(Clone, PartialEq, prost::Message)]
-    struct RpcStatus {
-        #[prost(int32, tag = "1")]
-        code: i32,
-        #[prost(string, tag = "2")]
-        message: String,
-        #[prost(message, repeated, tag = "3")]
-        details: Vec<prost_types::Any>,
-    }
-    let detail = prost_types::Any {
-        type_url: "type.googleapis.com/hashicorp.nomad.plugins.shared.structs.RecoverableError"
-            .into(),
-        value: structs::RecoverableError { recoverable: true }.encode_to_vec(),
-    };
-    let body = RpcStatus {
-        code: Code::FailedPrecondition as i32,
-        message: message.clone(),
-        details: vec![detail],
-    };
-    Status::with_details(
-        Code::FailedPrecondition,
-        message,
-        body.encode_to_vec().into(),
-    )
-}
 
 fn timestamp(t: SystemTime) -> prost_types::Timestamp {
     prost_types::Timestamp::from(t)
@@ -384,7 +373,16 @@ impl<D: Driver> DriverRpc for DriverService<D> {
         let (tx, rx) = mpsc::channel(4);
         tokio::spawn(async move {
             loop {
-                let f = driver.fingerprint().await;
+                // A panic must not end the stream: Nomad would reopen it at
+                // once, and the panic would repeat in a tight loop. Report
+                // the driver unhealthy instead, and try again next time.
+                let f = match AssertUnwindSafe(driver.fingerprint()).catch_unwind().await {
+                    Ok(f) => f,
+                    Err(_) => {
+                        tracing::error!("the driver panicked while fingerprinting");
+                        Fingerprint::unhealthy("the driver panicked while fingerprinting")
+                    }
+                };
                 if tx.send(Ok(fingerprint_to_proto(&f))).await.is_err() {
                     return; // Nomad closed the stream.
                 }
@@ -415,28 +413,40 @@ impl<D: Driver> DriverRpc for DriverService<D> {
         if id.is_empty() {
             return Err(missing("the task id"));
         }
+        if self.tracked().contains(&id) {
+            tracing::debug!(task_id = %id, "RecoverTask of a task this plugin tracks: nothing to do");
+            return Ok(Response::new(pb::RecoverTaskResponse {}));
+        }
         let state: D::State = serde_json::from_slice(&handle.driver_state).map_err(|e| {
             Status::invalid_argument(format!(
                 "task {id:?}: the driver state in the handle does not decode (handle version {}): {e}",
                 handle.version
             ))
         })?;
+        // Absent after an agent restart (the client's state store does not
+        // keep it), and it may no longer decode after a plugin upgrade:
+        // neither may fail the recovery on its own, the state is what counts.
         let task_config = if config.msgpack_driver_config.is_empty() {
             None
         } else {
-            Some(decode_task_config::<D::TaskConfig>(
-                &config.msgpack_driver_config,
-            )?)
+            match decode_task_config::<D::TaskConfig>(&config.msgpack_driver_config) {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    tracing::warn!(task_id = %id, error = %e.message(), "RecoverTask: the task config in the handle does not decode; recovering from the driver state alone");
+                    None
+                }
+            }
         };
         self.driver
             .recover_task(RecoveredTask {
-                id,
+                id: id.clone(),
                 name: config.name.clone(),
                 config: task_config,
                 task: task_info(&config),
                 state,
             })
             .await?;
+        self.tracked().insert(id);
         Ok(Response::new(pb::RecoverTaskResponse {}))
     }
 
@@ -458,11 +468,9 @@ impl<D: Driver> DriverRpc for DriverService<D> {
             config: decoded,
             task: task_info(&config),
         };
-        let started = match self.driver.start_task(task).await {
-            Ok(s) => s,
-            Err(PluginError::Retryable(msg)) => return Err(recoverable_status(msg)),
-            Err(e) => return Err(e.into()),
-        };
+        // A `Retryable` error becomes a recoverable one (see `crate::error`).
+        let started = self.driver.start_task(task).await?;
+        self.tracked().insert(config.id.clone());
         let driver_state = serde_json::to_vec(&started.state)
             .map_err(|e| Status::internal(format!("encoding the driver state: {e}")))?;
         Ok(Response::new(pb::StartTaskResponse {
@@ -514,6 +522,7 @@ impl<D: Driver> DriverRpc for DriverService<D> {
     ) -> Result<Response<pb::DestroyTaskResponse>, Status> {
         let req = request.into_inner();
         self.driver.destroy_task(&req.task_id, req.force).await?;
+        self.tracked().remove(&req.task_id);
         Ok(Response::new(pb::DestroyTaskResponse {}))
     }
 
@@ -563,12 +572,23 @@ impl<D: Driver> DriverRpc for DriverService<D> {
             loop {
                 let usage = match next.take() {
                     Some(u) => u,
-                    None => match driver.task_stats(&id).await {
-                        Ok(u) => u,
-                        // The task is gone: end the stream; Nomad reopens
-                        // it only while the task runs.
-                        Err(e) => {
-                            let _ = tx.send(Err(Status::from(e))).await;
+                    None => match AssertUnwindSafe(driver.task_stats(&id))
+                        .catch_unwind()
+                        .await
+                    {
+                        Ok(Ok(u)) => u,
+                        // Usually the task is gone. End the stream cleanly,
+                        // as Go's server does when its stats channel
+                        // closes: an error status would make Nomad's
+                        // client log it at error each time its stats hook
+                        // reopens the stream (which it does until the task
+                        // exits, erroring or not).
+                        Ok(Err(e)) => {
+                            tracing::debug!(task_id = %id, error = %e, "task stats ended");
+                            return;
+                        }
+                        Err(_) => {
+                            tracing::error!(task_id = %id, "the driver panicked while collecting task stats; ending the stream");
                             return;
                         }
                     },

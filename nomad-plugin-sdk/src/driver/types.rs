@@ -11,6 +11,7 @@ use crate::attribute::Attribute;
 /// Everything Nomad tells a driver about a task to start, with the task's
 /// `config { ... }` block decoded into the driver's own type `C`.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Task<C> {
     /// Unique id of this start attempt: `<alloc id>/<task name>/<8 hex>`.
     pub id: String,
@@ -24,6 +25,7 @@ pub struct Task<C> {
 
 /// The parts of a task's configuration that do not depend on the driver.
 #[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
 pub struct TaskInfo {
     /// The allocation id.
     pub alloc_id: String,
@@ -74,6 +76,7 @@ impl TaskInfo {
 
 /// Resources granted to a task.
 #[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
 pub struct Resources {
     /// CPU shares (MHz).
     pub cpu_shares: i64,
@@ -159,6 +162,7 @@ pub struct NetworkPort {
 
 /// A port of the allocation.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PortMapping {
     /// The port's label in the job.
     pub label: String,
@@ -172,6 +176,7 @@ pub struct PortMapping {
 
 /// A volume mount.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Mount {
     /// Path inside the task.
     pub task_path: String,
@@ -185,6 +190,7 @@ pub struct Mount {
 
 /// A device node to expose.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct DeviceMount {
     /// Path inside the task.
     pub task_path: String,
@@ -196,6 +202,7 @@ pub struct DeviceMount {
 
 /// DNS settings for the task.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct DnsConfig {
     /// Name servers.
     pub servers: Vec<String>,
@@ -220,6 +227,7 @@ pub enum NetworkMode {
 
 /// A network namespace for a task or group.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct NetworkIsolation {
     /// Isolation mode.
     pub mode: NetworkMode,
@@ -231,8 +239,33 @@ pub struct NetworkIsolation {
     pub hosts: Option<(String, String)>,
 }
 
+impl NetworkIsolation {
+    /// A namespace in `mode` at `path` (`/var/run/netns/<alloc>`).
+    pub fn new(mode: NetworkMode, path: impl Into<String>) -> Self {
+        NetworkIsolation {
+            mode,
+            path: path.into(),
+            labels: BTreeMap::new(),
+            hosts: None,
+        }
+    }
+
+    /// Adds a label.
+    pub fn label(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.labels.insert(key.into(), value.into());
+        self
+    }
+
+    /// Sets the hostname and address inside the namespace.
+    pub fn hosts(mut self, hostname: impl Into<String>, address: impl Into<String>) -> Self {
+        self.hosts = Some((hostname.into(), address.into()));
+        self
+    }
+}
+
 /// How a task ended.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ExitResult {
     /// Exit code (by Go drivers' convention `128 + signal` when killed).
     pub exit_code: i32,
@@ -263,6 +296,23 @@ impl ExitResult {
         }
     }
 
+    /// A task the driver lost rather than saw exit (it vanished in a
+    /// restart, its runtime failed): Nomad shows `message` and treats the
+    /// exit as a failure.
+    pub fn error(message: impl Into<String>) -> Self {
+        ExitResult {
+            err: Some(message.into()),
+            ..Default::default()
+        }
+    }
+
+    /// Marks the exit as caused by the out-of-memory killer (`OOM Killed`
+    /// in `nomad alloc status`).
+    pub fn oom_killed(mut self, oom_killed: bool) -> Self {
+        self.oom_killed = oom_killed;
+        self
+    }
+
     /// Whether Nomad counts it as a success: code 0, no signal, no error.
     pub fn successful(&self) -> bool {
         self.exit_code == 0 && self.signal == 0 && self.err.is_none()
@@ -290,6 +340,7 @@ pub enum TaskState {
 
 /// What `InspectTask` reports.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct TaskStatus {
     /// Running or exited.
     pub state: TaskState,
@@ -303,8 +354,47 @@ pub struct TaskStatus {
     pub attributes: BTreeMap<String, String>,
 }
 
+impl TaskStatus {
+    /// A status in `state` with no times, no exit and no attributes; add
+    /// them with the methods below.
+    pub fn new(state: TaskState) -> Self {
+        TaskStatus {
+            state,
+            started_at: None,
+            completed_at: None,
+            exit: None,
+            attributes: BTreeMap::new(),
+        }
+    }
+
+    /// Sets when the task started.
+    pub fn started_at(mut self, at: impl Into<Option<SystemTime>>) -> Self {
+        self.started_at = at.into();
+        self
+    }
+
+    /// Sets when the task exited.
+    pub fn completed_at(mut self, at: impl Into<Option<SystemTime>>) -> Self {
+        self.completed_at = at.into();
+        self
+    }
+
+    /// Sets how the task exited.
+    pub fn exit(mut self, exit: impl Into<Option<ExitResult>>) -> Self {
+        self.exit = exit.into();
+        self
+    }
+
+    /// Adds a driver-specific detail.
+    pub fn attribute(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.attributes.insert(key.into(), value.into());
+        self
+    }
+}
+
 /// A task's resource usage at one moment.
 #[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
 pub struct TaskResourceUsage {
     /// CPU usage.
     pub cpu: CpuUsage,
@@ -316,6 +406,7 @@ pub struct TaskResourceUsage {
 
 /// CPU usage; `None` fields were not measured.
 #[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
 pub struct CpuUsage {
     /// Percent of time in kernel mode.
     pub system_mode: Option<f64>,
@@ -333,6 +424,7 @@ pub struct CpuUsage {
 
 /// Memory usage in bytes; `None` fields were not measured.
 #[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
 pub struct MemoryUsage {
     /// Resident set size.
     pub rss: Option<u64>,
@@ -366,6 +458,7 @@ pub enum FsIsolation {
 
 /// What the driver supports, as Nomad's `Capabilities` reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Capabilities {
     /// `SignalTask` works.
     pub send_signals: bool,
@@ -400,6 +493,56 @@ impl Default for Capabilities {
     }
 }
 
+impl Capabilities {
+    /// `SignalTask` works.
+    pub fn send_signals(mut self, on: bool) -> Self {
+        self.send_signals = on;
+        self
+    }
+
+    /// `ExecTask` and `ExecTaskStreaming` work.
+    pub fn exec(mut self, on: bool) -> Self {
+        self.exec = on;
+        self
+    }
+
+    /// The filesystem isolation the driver gives tasks.
+    pub fn fs_isolation(mut self, isolation: FsIsolation) -> Self {
+        self.fs_isolation = isolation;
+        self
+    }
+
+    /// The network modes the driver can run tasks in.
+    pub fn network_isolation_modes(mut self, modes: impl IntoIterator<Item = NetworkMode>) -> Self {
+        self.network_isolation_modes = modes.into_iter().collect();
+        self
+    }
+
+    /// The driver creates group network namespaces itself.
+    pub fn must_create_network(mut self, on: bool) -> Self {
+        self.must_create_network = on;
+        self
+    }
+
+    /// Volume mounts are supported (the default).
+    pub fn mounts(mut self, on: bool) -> Self {
+        self.mounts = on;
+        self
+    }
+
+    /// Nomad should not collect the task's logs.
+    pub fn disable_log_collection(mut self, on: bool) -> Self {
+        self.disable_log_collection = on;
+        self
+    }
+
+    /// The driver accepts users Nomad allocates dynamically.
+    pub fn dynamic_workload_users(mut self, on: bool) -> Self {
+        self.dynamic_workload_users = on;
+        self
+    }
+}
+
 /// The driver's health as fingerprinted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Health {
@@ -414,6 +557,7 @@ pub enum Health {
 
 /// One fingerprint of the driver.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Fingerprint {
     /// Health.
     pub health: Health,
@@ -451,6 +595,7 @@ impl Fingerprint {
 
 /// A message about a task for its event log (`nomad alloc status`).
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct TaskEvent {
     /// The task id.
     pub task_id: String,
@@ -466,9 +611,42 @@ pub struct TaskEvent {
     pub annotations: BTreeMap<String, String>,
 }
 
+impl TaskEvent {
+    /// An event with `message` about the task `task_id` of allocation
+    /// `alloc_id`, named `task_name`, stamped now.
+    pub fn new(
+        task_id: impl Into<String>,
+        alloc_id: impl Into<String>,
+        task_name: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        TaskEvent {
+            task_id: task_id.into(),
+            alloc_id: alloc_id.into(),
+            task_name: task_name.into(),
+            timestamp: SystemTime::now(),
+            message: message.into(),
+            annotations: BTreeMap::new(),
+        }
+    }
+
+    /// Adds an annotation.
+    pub fn annotation(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.annotations.insert(key.into(), value.into());
+        self
+    }
+
+    /// Sets when it happened (default: when it was made).
+    pub fn timestamp(mut self, at: SystemTime) -> Self {
+        self.timestamp = at;
+        self
+    }
+}
+
 /// What `start_task` returns: the state to persist, and optionally how the
 /// task's network looks from outside.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct StartedTask<S> {
     /// Driver state stored by Nomad and handed back to `recover_task`.
     /// Keep in it everything recovery needs: after an agent restart the
@@ -478,8 +656,25 @@ pub struct StartedTask<S> {
     pub network: Option<NetworkOverride>,
 }
 
+impl<S> StartedTask<S> {
+    /// A started task whose driver state is `state`.
+    pub fn new(state: S) -> Self {
+        StartedTask {
+            state,
+            network: None,
+        }
+    }
+
+    /// Advertises the task at `network`.
+    pub fn network(mut self, network: NetworkOverride) -> Self {
+        self.network = Some(network);
+        self
+    }
+}
+
 /// Ports and address a driver exposes a task at.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct NetworkOverride {
     /// Port label → port.
     pub port_map: BTreeMap<String, i32>,
@@ -489,8 +684,31 @@ pub struct NetworkOverride {
     pub auto_advertise: bool,
 }
 
+impl NetworkOverride {
+    /// The task is reachable at `addr`.
+    pub fn new(addr: impl Into<String>) -> Self {
+        NetworkOverride {
+            addr: addr.into(),
+            ..Default::default()
+        }
+    }
+
+    /// Maps the port labelled `label` to `port`.
+    pub fn port(mut self, label: impl Into<String>, port: i32) -> Self {
+        self.port_map.insert(label.into(), port);
+        self
+    }
+
+    /// Advertise the address for services automatically.
+    pub fn auto_advertise(mut self, on: bool) -> Self {
+        self.auto_advertise = on;
+        self
+    }
+}
+
 /// A task handed back by Nomad for re-attachment.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct RecoveredTask<C, S> {
     /// The task id.
     pub id: String,
@@ -507,6 +725,7 @@ pub struct RecoveredTask<C, S> {
 
 /// Output of a one-shot command run in a task.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ExecOutput {
     /// What it wrote on stdout.
     pub stdout: Vec<u8>,
@@ -514,6 +733,18 @@ pub struct ExecOutput {
     pub stderr: Vec<u8>,
     /// How it exited.
     pub exit: ExitResult,
+}
+
+impl ExecOutput {
+    /// The output of a command that exited as `exit` and wrote `stdout` and
+    /// `stderr`.
+    pub fn new(stdout: impl Into<Vec<u8>>, stderr: impl Into<Vec<u8>>, exit: ExitResult) -> Self {
+        ExecOutput {
+            stdout: stdout.into(),
+            stderr: stderr.into(),
+            exit,
+        }
+    }
 }
 
 /// Converts a duration from the wire; negative or missing means zero.

@@ -130,24 +130,22 @@ async fn run_once(
             Ok(r) => r,
             // Dropping the future drops the child, which kills it.
             Err(_) => {
-                return Ok(ExecOutput {
-                    stdout: Vec::new(),
-                    stderr: format!("command timed out after {timeout:?}").into_bytes(),
-                    exit: ExitResult {
-                        exit_code: 124,
-                        err: Some("timed out".into()),
-                        ..Default::default()
-                    },
-                })
+                let mut exit = ExitResult::code(124);
+                exit.err = Some("timed out".into());
+                return Ok(ExecOutput::new(
+                    Vec::new(),
+                    format!("command timed out after {timeout:?}"),
+                    exit,
+                ));
             }
         }
     }
     .map_err(|e| start_error(argv, e))?;
-    Ok(ExecOutput {
-        stdout: out.stdout,
-        stderr: out.stderr,
-        exit: exit_result(out.status),
-    })
+    Ok(ExecOutput::new(
+        out.stdout,
+        out.stderr,
+        exit_result(out.status),
+    ))
 }
 
 /// Copies a reader to the session's stdout or stderr until EOF.

@@ -25,20 +25,12 @@ use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
-/// Where log lines go: the plugin's original stderr. The runtime points this
-/// at a duplicate of fd 2 before it redirects fd 2 into the stdio stream.
+/// Where log lines go: the process's stderr (fd 2), which the runtime
+/// leaves connected to the host.
 static SINK: OnceLock<Mutex<Box<dyn std::io::Write + Send>>> = OnceLock::new();
 
 fn sink() -> &'static Mutex<Box<dyn std::io::Write + Send>> {
     SINK.get_or_init(|| Mutex::new(Box::new(std::io::stderr())))
-}
-
-/// Sends log lines to `writer` instead of the process's stderr.
-pub(crate) fn set_sink(writer: Box<dyn std::io::Write + Send>) {
-    let m = sink();
-    if let Ok(mut guard) = m.lock() {
-        *guard = writer;
-    }
 }
 
 /// Writes one complete line. Errors are ignored on purpose: a host that

@@ -14,7 +14,7 @@
 //! | versions | announces the plugin's version; the host reports a mismatch |
 //! | listener | `plugin<digits>` socket in `PLUGIN_UNIX_SOCKET_DIR`/`TMPDIR`/`/tmp`, group and mode from `PLUGIN_UNIX_SOCKET_GROUP`; TCP on 127.0.0.1 within `PLUGIN_MIN_PORT..=PLUGIN_MAX_PORT` when asked |
 //! | handshake | `1|VERSION|unix|PATH|grpc|` on stdout, flushed, after the socket is bound |
-//! | stdio | later stdout/stderr output streams to the host through `plugin.GRPCStdio` |
+//! | stdio | later stdout output streams to the host through `plugin.GRPCStdio`; fd 2 stays the host's stderr |
 //! | logging | `tracing` events as go-hclog JSON on the real stderr ([`logging`]) |
 //! | stop | `plugin.GRPCController/Shutdown` or SIGTERM; SIGINT is ignored as in Go plugins; the socket file is removed |
 
@@ -26,8 +26,11 @@ pub mod handshake;
 mod listener;
 pub mod logging;
 #[cfg(feature = "automtls")]
-pub mod mtls;
+pub(crate) mod mtls;
+pub(crate) mod policy;
 mod stdio;
+#[allow(unused_imports)] // unused without the csi feature
+pub(crate) use stdio::print_stderr;
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -86,8 +89,10 @@ pub struct ServeConfig {
     /// Listen on a Unix socket (the default on Unix, as go-plugin does) or
     /// on loopback TCP.
     pub network: Network,
-    /// Point fds 1 and 2 at the stdio stream after the handshake, as a Go
-    /// plugin does. Turn off when the runtime is embedded in a test process.
+    /// Point fd 1 at the stdio stream after the handshake, as a Go plugin
+    /// does with `os.Stdout`; fd 2 stays the host's stderr, where log lines,
+    /// panic messages and child processes' stderr reach the agent's log.
+    /// Turn off when the runtime is embedded in a test process.
     pub redirect_stdio: bool,
     /// Ignore SIGINT and stop on SIGTERM. Turn off when embedding.
     pub handle_signals: bool,
@@ -166,7 +171,7 @@ pub async fn serve(
     serve_with(config, || services, sink).await
 }
 
-/// Like [`serve`], but builds the services only after stdout and stderr are
+/// Like [`serve`], but builds the services only after stdout is
 /// redirected, so nothing the plugin's set-up code prints can reach the
 /// host before the handshake line.
 pub async fn serve_with(
@@ -190,6 +195,15 @@ pub async fn serve_with(
         );
     }
 
+    if let Some(asked) = &config.env.multiplex_grpc {
+        if asked.trim().eq_ignore_ascii_case("true") || asked.trim() == "1" {
+            tracing::warn!(
+                "the host asked for go-plugin's multiplexed gRPC broker (PLUGIN_MULTIPLEX_GRPC), \
+                 which this plugin does not support; answering `false`, so a host that requires it \
+                 refuses the plugin (Nomad never asks for it)"
+            );
+        }
+    }
     let bound = match config.network {
         Network::Unix => listener::bind_unix(&config.env)?,
         Network::Tcp => listener::bind_tcp(&config.env).await?,
@@ -227,7 +241,11 @@ pub async fn serve_with(
         network: bound.network(),
         address: bound.address(),
         server_cert,
-        // We do not multiplex broker connections over the listener.
+        // Broker connections are never multiplexed over the listener: a
+        // host that asks (PLUGIN_MULTIPLEX_GRPC) gets `false` in the 7th
+        // field, which go-plugin's client refuses with
+        // ErrGRPCBrokerMuxNotSupported when it requires multiplexing, and
+        // accepts otherwise. Nomad never asks.
         multiplex: config.env.multiplex_grpc.as_ref().map(|_| false),
     };
     sink.announce(&line).map_err(ServeError::Handshake)?;
@@ -259,6 +277,9 @@ pub async fn serve_with(
         // so with the 1 MiB default a client that opens a few thousand
         // calls at once (one WaitTask per task) lost its connection.
         .initial_connection_window_size(Some(CONNECTION_WINDOW))
+        // Panic catching and per-RPC tracing for every service, whatever
+        // the plugin kind.
+        .layer(policy::RpcPolicyLayer)
         .add_routes(services)
         .add_service(health)
         .add_service(GrpcControllerServer::new(controller::Controller {
@@ -310,9 +331,14 @@ pub async fn serve_with(
     finish_serving(server, socket, stop_rx, stop_tx, config.shutdown_grace).await
 }
 
+/// The plugin's server: every service behind the [`policy`] layer.
+type PluginRouter = tonic::transport::server::Router<
+    tower::layer::util::Stack<policy::RpcPolicyLayer, tower::layer::util::Identity>,
+>;
+
 /// Runs the router over `incoming` in a task of its own.
 fn spawn_server<I, IO, IE>(
-    router: tonic::transport::server::Router,
+    router: PluginRouter,
     incoming: I,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> ServerTask
@@ -416,11 +442,11 @@ fn watch_signals(stop: watch::Sender<bool>) -> Result<tokio::task::JoinHandle<()
 pub fn run(handshake: Handshake, name: &str, services: impl FnOnce() -> Routes) -> ExitCode {
     let config = ServeConfig::from_process(handshake);
     if config.env.check_cookie(&handshake).is_err() {
-        eprint!("{}", handshake::NOT_A_HOST_MESSAGE);
+        stdio::print_stderr(handshake::NOT_A_HOST_MESSAGE);
         return ExitCode::FAILURE;
     }
     for bad in &config.env.invalid_protocol_versions {
-        eprint!("server sent invalid plugin version {bad:?}");
+        stdio::print_stderr(&format!("server sent invalid plugin version {bad:?}"));
     }
     logging::init(name);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -429,17 +455,24 @@ pub fn run(handshake: Handshake, name: &str, services: impl FnOnce() -> Routes) 
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("{name}: could not start the async runtime: {e}");
+            stdio::print_stderr(&format!("{name}: could not start the async runtime: {e}\n"));
             return ExitCode::FAILURE;
         }
     };
+    let redirect = config.redirect_stdio;
+    if redirect {
+        stdio::watch_stderr();
+    }
     let result = runtime.block_on(serve_with(config, services, Stdout));
     runtime.shutdown_timeout(Duration::from_millis(200));
+    if redirect {
+        stdio::release_stdout();
+    }
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "plugin failed");
-            eprintln!("{name}: {e}");
+            stdio::print_stderr(&format!("{name}: {e}\n"));
             ExitCode::FAILURE
         }
     }

@@ -1,10 +1,19 @@
-//! `plugin.GRPCStdio`: what the plugin writes to stdout and stderr after the
-//! handshake is streamed to the host, as go-plugin does.
+//! `plugin.GRPCStdio`: what the plugin writes to stdout after the handshake
+//! is streamed to the host, as go-plugin does.
 //!
-//! After the handshake line the runtime points file descriptors 1 and 2 at
-//! pipes it reads itself; log lines keep going to the original stderr (see
-//! [`super::logging`]). Chunks are at most 1 KiB, like go-plugin's. When no
+//! After the handshake line the runtime points file descriptor 1 at a pipe
+//! it reads itself, so nothing plugin code prints can come before or
+//! corrupt that line. Chunks are at most 1 KiB, like go-plugin's. When no
 //! host is streaming, output is dropped rather than blocking the plugin.
+//!
+//! File descriptor 2 stays the host's stderr. go-plugin swaps only Go's
+//! `os.Stderr` variable, so whatever a Go plugin writes to fd 2 itself (a
+//! runtime crash, a C library, a child process inheriting it) reaches the
+//! agent's log, at debug level for lines that are not hclog JSON; Nomad
+//! discards the `GRPCStdio` stream. In Rust, `eprintln!` is itself a write
+//! to fd 2, so leaving fd 2 alone is the equivalent: log lines (see
+//! [`super::logging`]), panic messages, an abort's or a stack overflow's
+//! last words and a child's stderr all reach the agent.
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::pin::Pin;
@@ -37,10 +46,9 @@ fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
-/// The read ends of the pipes now behind fds 1 and 2.
+/// The read end of the pipe now behind fd 1.
 pub(crate) struct Redirected {
     stdout: OwnedFd,
-    stderr: OwnedFd,
 }
 
 /// The process's real stdout, kept aside when fd 1 is redirected: only the
@@ -76,33 +84,97 @@ fn dup_cloexec(fd: RawFd) -> std::io::Result<std::fs::File> {
     Ok(unsafe { std::fs::File::from_raw_fd(new) })
 }
 
-/// Keeps the real stdout and stderr aside (the handshake line and log lines
-/// go there), then puts pipes behind fds 1 and 2.
+/// Keeps the real stdout aside (the handshake line goes there), then puts a
+/// pipe behind fd 1. Fd 2 is left as it is.
 pub(crate) fn redirect() -> std::io::Result<Redirected> {
     use std::io::Write;
     let _ = std::io::stdout().flush();
     let real_out = dup_cloexec(1)?;
-    let real_err = dup_cloexec(2)?;
     if REAL_STDOUT.set(std::sync::Mutex::new(real_out)).is_err() {
         return Err(std::io::Error::other(
             "stdio was already redirected in this process",
         ));
     }
-    super::logging::set_sink(Box::new(real_err));
-
     let (out_r, out_w) = pipe()?;
-    let (err_r, err_w) = pipe()?;
-    // SAFETY: dup2 onto the standard descriptors; the write ends stay open
-    // through fds 1 and 2 after `out_w`/`err_w` are dropped.
+    // SAFETY: dup2 onto the standard output descriptor; the write end stays
+    // open through fd 1 after `out_w` is dropped.
     cvt(unsafe { libc::dup2(out_w.as_raw_fd(), 1) })?;
-    cvt(unsafe { libc::dup2(err_w.as_raw_fd(), 2) })?;
-    Ok(Redirected {
-        stdout: out_r,
-        stderr: err_r,
-    })
+    Ok(Redirected { stdout: out_r })
 }
 
-/// Serves `StreamStdio` from the redirected pipes.
+/// Writes `text` to stderr, ignoring errors: a host that closed our stderr
+/// must not turn an exit message into a panic (`eprintln!` panics on
+/// `EPIPE`).
+pub(crate) fn print_stderr(text: &str) {
+    use std::io::Write;
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_all(text.as_bytes());
+    let _ = err.flush();
+}
+
+/// Points fd `fd` at `/dev/null`.
+fn to_dev_null(fd: RawFd) -> std::io::Result<()> {
+    let null = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")?;
+    // SAFETY: dup2 of a descriptor we own onto a standard descriptor.
+    cvt(unsafe { libc::dup2(null.as_raw_fd(), fd) })?;
+    Ok(())
+}
+
+/// Once the plugin stops serving, nobody reads the stdout pipe any more:
+/// point fd 1 at `/dev/null`, so a late `println!` (a destructor, an exit
+/// message) neither fails with `EPIPE`, which `println!` turns into a
+/// panic, nor blocks on a full pipe.
+pub(crate) fn release_stdout() {
+    if REAL_STDOUT.get().is_some() {
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+        let _ = to_dev_null(1);
+    }
+}
+
+/// When fd 2 is a pipe (it is under go-plugin), watches for its reader to
+/// go away (the agent died; after a reattach nobody reads it again) and
+/// then points fd 2 at `/dev/null`: logging keeps costing nothing, and
+/// `eprintln!` anywhere in the plugin cannot panic with `EPIPE`.
+pub(crate) fn watch_stderr() {
+    // SAFETY: fstat on fd 2 into a zeroed stat buffer; the result is checked.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    if unsafe { libc::fstat(2, &mut st) } != 0 || (st.st_mode & libc::S_IFMT) != libc::S_IFIFO {
+        return;
+    }
+    let spawned = std::thread::Builder::new()
+        .name("stderr-watch".into())
+        .stack_size(64 * 1024)
+        .spawn(|| loop {
+            // No events asked: poll(2) reports only POLLERR/POLLHUP, which
+            // a pipe's write end gets when its last reader closes.
+            let mut pfd = libc::pollfd {
+                fd: 2,
+                events: 0,
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd.
+            let n = unsafe { libc::poll(&mut pfd, 1, -1) };
+            if n < 0 {
+                if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return;
+            }
+            if pfd.revents & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) != 0 {
+                let _ = to_dev_null(2);
+                return;
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::debug!(error = %e, "could not start the stderr watcher");
+    }
+}
+
+/// Serves `StreamStdio` from the redirected stdout.
 #[derive(Clone)]
 pub(crate) struct StdioForwarder {
     rx: Arc<Mutex<mpsc::Receiver<StdioData>>>,
@@ -111,17 +183,12 @@ pub(crate) struct StdioForwarder {
 }
 
 impl StdioForwarder {
-    /// Starts copying both pipes; must run inside a tokio runtime.
+    /// Starts copying the stdout pipe; must run inside a tokio runtime.
     pub(crate) fn start(pipes: Redirected) -> std::io::Result<Self> {
         let (tx, rx) = mpsc::channel(64);
         let listeners = Arc::new(AtomicUsize::new(0));
-        for (fd, channel) in [
-            (pipes.stdout, Channel::Stdout),
-            (pipes.stderr, Channel::Stderr),
-        ] {
-            let reader = tokio::net::unix::pipe::Receiver::from_owned_fd(fd)?;
-            tokio::spawn(copy(reader, channel, tx.clone(), listeners.clone()));
-        }
+        let reader = tokio::net::unix::pipe::Receiver::from_owned_fd(pipes.stdout)?;
+        tokio::spawn(copy(reader, Channel::Stdout, tx, listeners.clone()));
         Ok(StdioForwarder {
             rx: Arc::new(Mutex::new(rx)),
             listeners,

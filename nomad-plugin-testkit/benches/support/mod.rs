@@ -83,7 +83,7 @@ impl Bench {
             .into_inner()
             .spec
             .context("no agent config schema")?;
-        let spec = Spec::from_proto(&spec)?;
+        let spec = nomad_plugin_sdk::host::schema::from_proto(&spec)?;
         // rsexec keeps task records in `state_dir`; the Go driver has no
         // such option, so fall back to an empty config.
         let state = format!(
@@ -106,7 +106,7 @@ impl Bench {
             .into_inner()
             .spec
             .context("no task config schema")?;
-        let task_spec = Spec::from_proto(&tspec)?;
+        let task_spec = nomad_plugin_sdk::host::schema::from_proto(&tspec)?;
         let marker = format!("{}-{}", std::process::id(), binary.display());
         Ok(Bench {
             plugin,

@@ -4,8 +4,8 @@ use std::time::SystemTime;
 
 use nomad_plugin_proto::autoscaler::apm as pb;
 use nomad_plugin_proto::autoscaler::apm::apm_plugin_service_client::ApmPluginServiceClient;
-use nomad_plugin_sdk::autoscaler::wire;
 use nomad_plugin_sdk::autoscaler::{TimeRange, TimestampedMetric};
+use nomad_plugin_sdk::host::autoscaler as wire;
 
 use super::load::Loaded;
 use super::{call, show, AutoscalerSuite};

@@ -32,6 +32,7 @@
 //! ```
 
 mod apm;
+mod harness;
 mod load;
 mod strategy;
 mod target;
@@ -42,6 +43,8 @@ use std::time::Duration;
 use nomad_plugin_sdk::autoscaler::{ConfigMap, NomadConfig, ScalingDirection};
 
 use crate::report::{Progress, SuiteReport};
+
+pub use harness::{AutoscalerHarness, AutoscalerHarnessBuilder, AutoscalerHarnessError};
 
 /// How long the suite waits for one call. The agent itself sets no
 /// deadline on most autoscaler calls, so a call that hangs hangs the

@@ -5,10 +5,10 @@ use std::time::{Duration, SystemTime};
 use nomad_plugin_proto::autoscaler::shared as shared_pb;
 use nomad_plugin_proto::autoscaler::strategy as pb;
 use nomad_plugin_proto::autoscaler::strategy::strategy_plugin_service_client::StrategyPluginServiceClient;
-use nomad_plugin_sdk::autoscaler::wire;
 use nomad_plugin_sdk::autoscaler::{
     ScalingAction, ScalingDirection, ScalingPolicyCheck, ScalingPolicyStrategy, TimestampedMetric,
 };
+use nomad_plugin_sdk::host::autoscaler as wire;
 
 use super::load::Loaded;
 use super::{call, show, AutoscalerSuite, Expect, StrategyCase};
@@ -37,7 +37,7 @@ pub(crate) fn judge_action(action: &ScalingAction, count: i64) -> Result<(), Str
     }
 }
 
-fn request(case: &StrategyCase, strategy_name: &str) -> pb::RunRequest {
+pub(crate) fn request(case: &StrategyCase, strategy_name: &str) -> pb::RunRequest {
     let now = SystemTime::now();
     let n = case.metrics.len() as u64;
     let metrics: Vec<TimestampedMetric> = case

@@ -3,7 +3,8 @@
 use nomad_plugin_proto::autoscaler::target as pb;
 use nomad_plugin_proto::autoscaler::target::target_plugin_service_client::TargetPluginServiceClient;
 use nomad_plugin_sdk::autoscaler::config::keys;
-use nomad_plugin_sdk::autoscaler::{wire, ConfigMap, ScalingAction, ScalingDirection};
+use nomad_plugin_sdk::autoscaler::{ConfigMap, ScalingAction, ScalingDirection};
+use nomad_plugin_sdk::host::autoscaler as wire;
 use tonic::transport::Channel;
 
 use super::load::Loaded;

@@ -619,8 +619,15 @@ impl SecretsSuite {
                     Ok("a repeated fetch (after an agent restart) returns the same secrets".into())
                 } else {
                     Err(format!(
-                        "a repeated fetch, which Nomad does after an agent restart, returned something else: {:?}; {}",
-                        again.verdict,
+                        "a repeated fetch, which Nomad does after an agent restart, returned something else: {}; {}",
+                        match &again.verdict {
+                            FetchVerdict::Secrets(keys) => format!(
+                                "the keys {}",
+                                keys.keys().cloned().collect::<Vec<_>>().join(", ")
+                            ),
+                            FetchVerdict::TaskFails(e) => format!("the task fails: {e}"),
+                            FetchVerdict::AgentPanic(e) => format!("the agent would crash: {e}"),
+                        },
                         again.run.transcript()
                     ))
                 },

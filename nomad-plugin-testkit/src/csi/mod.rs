@@ -22,11 +22,13 @@
 //! ```
 
 mod client;
+mod harness;
 mod nomad;
 mod process;
 mod suite;
 
 pub use client::{CsiClient, ProbeError, ProbeOptions};
+pub use harness::{CsiHarness, CsiHarnessError, CsiPluginInfo, CsiVolume};
 pub use nomad::{staging_path, target_path, AttachmentMode, Usage};
 pub use process::{CsiLaunch, CsiLaunchError, CsiPluginProcess, Stopped};
 pub use suite::{run_suite, SuiteOptions};

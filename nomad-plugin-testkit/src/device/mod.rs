@@ -17,6 +17,7 @@
 //! # Ok(()) }
 //! ```
 
+mod harness;
 pub mod repl;
 mod suite;
 
@@ -33,6 +34,7 @@ use tonic::{Status, Streaming};
 
 use crate::launch::{KillReport, LaunchError, Launcher, RunningPlugin};
 
+pub use harness::{DeviceHarness, DeviceHarnessBuilder, DeviceStatsStream};
 pub use suite::DeviceSuite;
 
 /// Why a device plugin could not be brought up the way Nomad does.
@@ -55,6 +57,17 @@ pub enum DeviceError {
     /// The configuration could not be turned into what Nomad would send.
     #[error("{0}")]
     Config(String),
+    /// The plugin did not answer within the harness's patience.
+    #[error("{what} did not arrive within {after:?}")]
+    Timeout {
+        /// What was waited for.
+        what: String,
+        /// How long.
+        after: Duration,
+    },
+    /// The plugin answered something Nomad cannot use.
+    #[error("{0}")]
+    Protocol(String),
 }
 
 /// A device plugin started and configured as a Nomad client does it
@@ -63,7 +76,7 @@ pub enum DeviceError {
 /// go-cty msgpack in `SetConfig`.
 pub struct DevicePlugin {
     running: RunningPlugin,
-    client: DevicePluginClient<Channel>,
+    pub(crate) client: DevicePluginClient<Channel>,
     info: basepb::PluginInfoResponse,
     schema: Option<Spec>,
 }
@@ -141,7 +154,7 @@ impl DevicePlugin {
             .map_err(rpc("ConfigSchema"))?
             .into_inner()
             .spec
-            .map(|s| Spec::from_proto(&s))
+            .map(|s| nomad_plugin_sdk::host::schema::from_proto(&s))
             .transpose()
             .map_err(|e| {
                 DeviceError::Config(format!("the plugin's config schema is invalid: {e}"))
@@ -230,6 +243,13 @@ impl DevicePlugin {
     /// Stops the plugin as Nomad does.
     pub async fn kill(self) -> Result<KillReport, LaunchError> {
         self.running.kill().await
+    }
+
+    /// Imitates an agent that dies without killing the plugin (see
+    /// [`RunningPlugin::detach`]).
+    pub async fn detach(self) -> crate::launch::DetachedPlugin {
+        drop(self.client);
+        self.running.detach().await
     }
 }
 

@@ -24,7 +24,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use nomad_plugin_proto::nomad::device as pb;
-use nomad_plugin_sdk::device::{ContainerReservation, DeviceGroupStats, StatObject};
+use nomad_plugin_sdk::device::StatObject;
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -158,7 +158,11 @@ fn format_object(out: &mut String, obj: &StatObject, indent: usize) {
 /// A stats message, readably.
 pub fn format_stats(msg: &pb::StatsResponse) -> String {
     let mut out = String::from("stats:\n");
-    for g in msg.groups.iter().map(DeviceGroupStats::from_proto) {
+    for g in msg
+        .groups
+        .iter()
+        .map(nomad_plugin_sdk::host::device::stats_from_proto)
+    {
         let _ = writeln!(out, "  {}/{}/{}", g.vendor, g.device_type, g.name);
         for (id, s) in &g.instances {
             let summary = s
@@ -183,7 +187,7 @@ pub fn format_reservation(res: &pb::ReserveResponse) -> String {
     let Some(r) = &res.container_res else {
         return "reserve: NO container reservation (the Nomad client would panic)\n".into();
     };
-    let r = ContainerReservation::from_proto(r);
+    let r = nomad_plugin_sdk::host::device::reservation_from_proto(r);
     let mut out = String::from("reserve:\n");
     for (k, v) in &r.envs {
         let _ = writeln!(out, "  env {k}={v}");

@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use nomad_plugin_proto::nomad::device as pb;
-use nomad_plugin_sdk::device::{ContainerReservation, DeviceGroup};
+use nomad_plugin_sdk::device::DeviceGroup;
 
-use super::{display_name, DevicePlugin};
+use super::{display_name, DeviceHarness, DevicePlugin};
 use crate::report::{Progress, SuiteReport};
 
 /// Checks a device plugin against what Nomad's client needs from it.
@@ -16,8 +16,10 @@ use crate::report::{Progress, SuiteReport};
 /// `fingerprint.first` (within the deadline), `fingerprint.valid` (what
 /// Nomad's validation accepts: names, ids, units), `fingerprint.ids_unique`,
 /// `fingerprint.stream_stays_open`, `reserve.known`, `reserve.unknown`,
-/// `stats.interval`, `stats.coverage`, and `fingerprint.ids_stable` (the
-/// same ids after the plugin is restarted).
+/// `stats.interval`, `stats.coverage`, `reattach.killed` (after an agent
+/// restart Nomad's device manager reattaches to the plugin it left running
+/// only to kill it) and `fingerprint.ids_stable` (the same ids after the
+/// plugin is restarted).
 #[derive(Debug, Clone)]
 pub struct DeviceSuite {
     binary: PathBuf,
@@ -86,8 +88,12 @@ impl DeviceSuite {
     pub async fn run(&self) -> SuiteReport {
         let mut report = SuiteReport::new("device", display_name(&self.binary))
             .with_progress(self.progress.clone());
-        let plugin = match DevicePlugin::launch(&self.binary, self.config.as_deref()).await {
-            Ok(p) => p,
+        let mut builder = DeviceHarness::builder(&self.binary);
+        if let Some(config) = &self.config {
+            builder = builder.config_hcl(config.clone());
+        }
+        let harness = match builder.launch().await {
+            Ok(h) => h,
             Err(e) => {
                 report.record(
                     "launch",
@@ -96,6 +102,7 @@ impl DeviceSuite {
                 return report;
             }
         };
+        let plugin = harness.plugin();
         report.record(
             "launch",
             Ok(format!(
@@ -104,11 +111,11 @@ impl DeviceSuite {
                 plugin.info().plugin_version
             )),
         );
-        let groups = self.fingerprint_checks(&plugin, &mut report).await;
+        let groups = self.fingerprint_checks(plugin, &mut report).await;
         match &groups {
             Some(groups) => {
-                self.reserve_checks(&plugin, groups, &mut report).await;
-                self.stats_checks(&plugin, groups, &mut report).await;
+                self.reserve_checks(plugin, groups, &mut report).await;
+                self.stats_checks(plugin, groups, &mut report).await;
             }
             None => {
                 for name in [
@@ -121,7 +128,9 @@ impl DeviceSuite {
                 }
             }
         }
-        let _ = plugin.kill().await;
+        // The agent restarts: Nomad reattaches to a device plugin only to
+        // stop it; this also ends the plugin the suite launched.
+        reattach_check(harness.into_plugin(), &mut report).await;
         match groups {
             Some(groups) => self.stability_check(&groups, &mut report).await,
             None => report.skip("fingerprint.ids_stable", "no valid fingerprint to compare"),
@@ -249,7 +258,7 @@ impl DeviceSuite {
                             "reserving {id:?} returned no container reservation: the Nomad client dereferences it and would panic"
                         )),
                         Some(res) => {
-                            let res = ContainerReservation::from_proto(&res);
+                            let res = nomad_plugin_sdk::host::device::reservation_from_proto(&res);
                             if res.is_empty() {
                                 Err(format!("reserving {id:?} returned an empty reservation: the task would get no env, mount or device node for it"))
                             } else if let Err(e) = res.validate() {
@@ -271,8 +280,19 @@ impl DeviceSuite {
         let bogus = "nomad-plugin-testkit-no-such-device".to_string();
         let result = match plugin.reserve(std::slice::from_ref(&bogus)).await {
             Ok(resp) => Err(format!(
-                "reserving an id that was never fingerprinted succeeded ({:?}): a stale allocation would get a device that is gone",
+                "reserving an id that was never fingerprinted succeeded ({}): a stale allocation would get a device that is gone",
                 resp.container_res
+                    .as_ref()
+                    .map(|r| {
+                        let r = nomad_plugin_sdk::host::device::reservation_from_proto(r);
+                        format!(
+                            "{} env(s), {} mount(s), {} device node(s)",
+                            r.envs.len(),
+                            r.mounts.len(),
+                            r.devices.len()
+                        )
+                    })
+                    .unwrap_or_else(|| "no container reservation".into())
             )),
             Err(status) if status.message().trim().is_empty() => Err(format!(
                 "reserving an unknown id failed with {:?} but no message: operators would not know why the task failed",
@@ -405,6 +425,35 @@ impl DeviceSuite {
     }
 }
 
+/// An agent restart: the old agent's connection and pipes go away with the
+/// plugin left running; the new agent's device manager reattaches by
+/// address and pid only to kill it (`devicemanager/manager.go`), then
+/// launches a fresh plugin. The plugin must exit on `GRPCController/Shutdown`
+/// rather than need SIGKILL after two seconds.
+async fn reattach_check(plugin: DevicePlugin, report: &mut SuiteReport) {
+    let mut detached = plugin.detach().await;
+    let result = match detached.reattach().await {
+        Err(e) => match detached.try_exited() {
+            Some(status) => Ok(format!(
+                "the plugin was already gone when the new agent reattached ({status}); Nomad logs that and launches a new one"
+            )),
+            None => Err(format!("suite error: could not reattach to the running plugin: {e}")),
+        },
+        Ok(channel) => match detached.kill(channel).await {
+            Ok(k) if k.graceful => Ok(format!(
+                "reattached and stopped with GRPCController/Shutdown in {:?}",
+                k.elapsed
+            )),
+            Ok(k) => Err(format!(
+                "after a reattach the plugin did not exit within 2 s of GRPCController/Shutdown and was SIGKILLed ({}): every agent restart waits for it",
+                k.status
+            )),
+            Err(e) => Err(format!("suite error stopping the plugin: {e}")),
+        },
+    };
+    report.record("reattach.killed", result);
+}
+
 /// Opens a fingerprint stream and waits for its first message.
 async fn first_fingerprint(
     plugin: &DevicePlugin,
@@ -442,7 +491,7 @@ pub(crate) fn parse_groups(msg: &pb::FingerprintResponse) -> Result<Vec<DeviceGr
     let groups = msg
         .device_group
         .iter()
-        .map(|g| DeviceGroup::from_proto(g).map_err(|e| e.to_string()))
+        .map(|g| nomad_plugin_sdk::host::device::group_from_proto(g).map_err(|e| e.to_string()))
         .collect::<Result<Vec<_>, _>>()?;
     nomad_plugin_sdk::device::validate_fingerprint(&groups).map_err(|e| e.to_string())?;
     Ok(groups)
@@ -496,17 +545,23 @@ mod tests {
             .instance("a", DeviceStats::new(StatValue::int(1)))
             .instance("b", DeviceStats::new(StatValue::int(1)));
         let msg = pb::StatsResponse {
-            groups: vec![full.to_proto(SystemTime::now())],
+            groups: vec![nomad_plugin_sdk::host::device::stats_to_proto(
+                &full,
+                SystemTime::now(),
+            )],
         };
         assert!(coverage(std::slice::from_ref(&g), &msg).is_ok());
         let partial = DeviceGroupStats::of(&g).instance("a", DeviceStats::new(StatValue::int(1)));
         let msg = pb::StatsResponse {
-            groups: vec![partial.to_proto(SystemTime::now())],
+            groups: vec![nomad_plugin_sdk::host::device::stats_to_proto(
+                &partial,
+                SystemTime::now(),
+            )],
         };
         assert!(coverage(std::slice::from_ref(&g), &msg)
             .unwrap_err()
             .contains("v/t/n[b]"));
-        let mut untimed = full.to_proto(SystemTime::now());
+        let mut untimed = nomad_plugin_sdk::host::device::stats_to_proto(&full, SystemTime::now());
         if let Some(s) = untimed.instance_stats.get_mut("a") {
             s.timestamp = None;
         }
@@ -520,9 +575,9 @@ mod tests {
 
     #[test]
     fn invalid_wire_fingerprints_are_refused() {
-        let mut g = DeviceGroup::new("v", "t", "n")
-            .device(DeviceInstance::new("a"))
-            .to_proto();
+        let mut g = nomad_plugin_sdk::host::device::group_to_proto(
+            &DeviceGroup::new("v", "t", "n").device(DeviceInstance::new("a")),
+        );
         g.attributes.insert(
             "memory".into(),
             nomad_plugin_proto::nomad::structs::Attribute {

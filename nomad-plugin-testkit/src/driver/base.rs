@@ -7,9 +7,8 @@ use nomad_plugin_proto::nomad::base::{
     ConfigSchemaRequest, PluginInfoRequest, PluginType, SetConfigRequest,
 };
 use nomad_plugin_sdk::common::PluginVersion;
-use nomad_plugin_sdk::config::schema::Spec;
 
-use super::Ctx;
+use crate::launch::Launcher;
 
 /// Nomad's driver API version (`drivers.ApiVersion010`).
 pub const DRIVER_API_VERSION: &str = "v0.1.0";
@@ -24,21 +23,48 @@ fn same_version(a: &PluginVersion, b: &PluginVersion) -> bool {
 }
 
 /// What the start-up launches found out, needed by everything after.
+#[derive(Clone)]
 pub(crate) struct BaseOutcome {
     /// The API version Nomad would pick (the plugin's own string).
     pub api_version: String,
     /// The plugin config, encoded as Nomad would send it.
     pub plugin_config: Vec<u8>,
+    /// The plugin's name, as PluginInfo gave it.
+    pub name: String,
+    /// The plugin's version, as PluginInfo gave it.
+    pub version: String,
+    /// Whether the validation launch ran (Nomad skips it for a plugin
+    /// without a config schema).
+    pub validated: bool,
 }
 
-/// Runs launches #1 and #2. `None` when the plugin cannot be used at all.
-pub(crate) async fn run(ctx: &mut Ctx) -> Option<BaseOutcome> {
-    let patience = ctx.patience;
+/// The agent's plugin config, in one of the two forms a test has it.
+#[derive(Clone, Debug)]
+pub(crate) enum ConfigSource {
+    /// The body of `plugin "<name>" { config { ... } }`.
+    Body(String),
+    /// A whole agent configuration file; its `plugin "<name>"` block is used.
+    AgentFile(String),
+}
+
+/// Where each start-up step's outcome goes: the suite records them as
+/// checks; the harness stops at the first failure. Returns whether the
+/// step passed.
+pub(crate) type Record<'a> = dyn FnMut(&str, Result<String, String>) -> bool + Send + 'a;
+
+/// Runs launches #1 and #2 as the Nomad agent does at start-up, telling
+/// `record` about each step. `None` when the plugin cannot be used at all.
+pub(crate) async fn run(
+    launcher: &Launcher,
+    config: &ConfigSource,
+    patience: std::time::Duration,
+    record: &mut Record<'_>,
+) -> Option<BaseOutcome> {
     // Launch #1: fingerprinting the plugin binary.
-    let plugin = match ctx.launcher().launch().await {
+    let plugin = match launcher.clone().launch().await {
         Ok(p) => p,
         Err(e) => {
-            ctx.report.record(
+            record(
                 "base.launch",
                 Err(format!(
                     "Nomad could not launch the plugin, so it is skipped with an error in the agent log: {e}"
@@ -47,7 +73,7 @@ pub(crate) async fn run(ctx: &mut Ctx) -> Option<BaseOutcome> {
             return None;
         }
     };
-    ctx.report.record(
+    record(
         "base.launch",
         Ok(format!(
             "handshake after {} ms",
@@ -58,7 +84,7 @@ pub(crate) async fn run(ctx: &mut Ctx) -> Option<BaseOutcome> {
     let info = match tokio::time::timeout(patience, base.plugin_info(PluginInfoRequest {})).await {
         Ok(Ok(r)) => r.into_inner(),
         Ok(Err(s)) => {
-            ctx.report.record(
+            record(
                 "base.plugin_info",
                 Err(format!(
                     "PluginInfo failed ({:?}: {}): Nomad skips the plugin",
@@ -70,7 +96,7 @@ pub(crate) async fn run(ctx: &mut Ctx) -> Option<BaseOutcome> {
             return None;
         }
         Err(_) => {
-            ctx.report.record(
+            record(
                 "base.plugin_info",
                 Err(format!("PluginInfo did not answer within {patience:?}")),
             );
@@ -80,11 +106,11 @@ pub(crate) async fn run(ctx: &mut Ctx) -> Option<BaseOutcome> {
     };
     let api_version = match check_info(&info) {
         Ok((chosen, detail)) => {
-            ctx.report.record("base.plugin_info", Ok(detail));
+            record("base.plugin_info", Ok(detail));
             chosen
         }
         Err(e) => {
-            ctx.report.record("base.plugin_info", Err(e));
+            record("base.plugin_info", Err(e));
             let _ = plugin.kill().await;
             return None;
         }
@@ -94,7 +120,7 @@ pub(crate) async fn run(ctx: &mut Ctx) -> Option<BaseOutcome> {
         match tokio::time::timeout(patience, base.config_schema(ConfigSchemaRequest {})).await {
             Ok(Ok(r)) => r.into_inner().spec,
             Ok(Err(s)) => {
-                ctx.report.record(
+                record(
                     "base.config_schema",
                     Err(format!(
                         "ConfigSchema failed ({:?}: {}): Nomad skips the plugin",
@@ -106,7 +132,7 @@ pub(crate) async fn run(ctx: &mut Ctx) -> Option<BaseOutcome> {
                 return None;
             }
             Err(_) => {
-                ctx.report.record(
+                record(
                     "base.config_schema",
                     Err(format!("ConfigSchema did not answer within {patience:?}")),
                 );
@@ -121,36 +147,34 @@ pub(crate) async fn run(ctx: &mut Ctx) -> Option<BaseOutcome> {
         Err(e) => format!("could not be stopped: {e}"),
     };
 
-    let plugin_config = match encode_plugin_config(schema.as_ref(), &ctx.suite.plugin_config) {
+    let plugin_config = match encode_plugin_config(schema.as_ref(), config, &info.name) {
         Ok((bytes, what)) => {
-            ctx.report.record(
+            record(
                 "base.config_schema",
                 Ok(format!("{what}; plugin {shutdown}")),
             );
             bytes
         }
         Err(e) => {
-            ctx.report.record("base.config_schema", Err(e));
+            record("base.config_schema", Err(e));
             return None;
         }
     };
 
     // Launch #2: config validation, only for a plugin with a schema.
     if schema.is_some() {
-        let result = validate_config(ctx, &plugin_config, &api_version).await;
-        let ok = ctx.report.record("base.set_config_twice", result);
+        let result = validate_config(launcher, patience, &plugin_config, &api_version).await;
+        let ok = record("base.set_config_twice", result);
         if !ok {
             return None;
         }
-    } else {
-        ctx.report.skip(
-            "base.set_config_twice",
-            "the plugin has no config schema, so Nomad skips the validation launch",
-        );
     }
     Some(BaseOutcome {
+        validated: schema.is_some(),
         api_version,
         plugin_config,
+        name: info.name.clone(),
+        version: info.plugin_version.clone(),
     })
 }
 
@@ -213,10 +237,17 @@ fn check_info(
 /// as Nomad does, and encodes it.
 fn encode_plugin_config(
     schema: Option<&nomad_plugin_proto::nomad::hclspec::Spec>,
-    hcl: &str,
+    config: &ConfigSource,
+    name: &str,
 ) -> Result<(Vec<u8>, String), String> {
     let Some(schema) = schema else {
-        if hcl.trim().is_empty() {
+        let empty = match config {
+            ConfigSource::Body(hcl) => hcl.trim().is_empty(),
+            // A missing `config` block is what an agent file without
+            // plugin config has; anything else is config for no schema.
+            ConfigSource::AgentFile(_) => true,
+        };
+        if empty {
             return Ok((Vec::new(), "no config schema".into()));
         }
         return Err(
@@ -224,12 +255,26 @@ fn encode_plugin_config(
                 .into(),
         );
     };
-    let spec = Spec::from_proto(schema).map_err(|e| {
+    let spec = nomad_plugin_sdk::host::schema::from_proto(schema).map_err(|e| {
         format!("ConfigSchema returned a spec Nomad cannot use ({e}): the agent fails to load the plugin")
     })?;
-    let bytes = crate::hcl::encode_config(hcl, &spec).map_err(|e| {
-        format!("the plugin config does not decode with the plugin's schema, so the Nomad agent refuses to start: {e}")
-    })?;
+    let decoded = match config {
+        ConfigSource::Body(hcl) => crate::hcl::decode_config(hcl, &spec),
+        ConfigSource::AgentFile(agent) => crate::hcl::decode_plugin_config(agent, name, &spec),
+    };
+    let bytes = decoded
+        .and_then(|v| {
+            nomad_plugin_sdk::config::msgpack::to_msgpack(&v).map_err(|e| {
+                crate::hcl::Diagnostics(vec![crate::hcl::Diagnostic {
+                    summary: "Cannot encode config".into(),
+                    detail: e.to_string(),
+                    pos: None,
+                }])
+            })
+        })
+        .map_err(|e| {
+            format!("the plugin config does not decode with the plugin's schema, so the Nomad agent refuses to start: {e}")
+        })?;
     let what = format!(
         "config schema present, plugin config encodes to {} bytes",
         bytes.len()
@@ -237,9 +282,14 @@ fn encode_plugin_config(
     Ok((bytes, what))
 }
 
-async fn validate_config(ctx: &Ctx, config: &[u8], api_version: &str) -> Result<String, String> {
-    let plugin = ctx
-        .launcher()
+async fn validate_config(
+    launcher: &Launcher,
+    patience: std::time::Duration,
+    config: &[u8],
+    api_version: &str,
+) -> Result<String, String> {
+    let plugin = launcher
+        .clone()
         .launch()
         .await
         .map_err(|e| format!("Nomad could not launch the plugin for config validation: {e}"))?;
@@ -251,7 +301,7 @@ async fn validate_config(ctx: &Ctx, config: &[u8], api_version: &str) -> Result<
             nomad_config: None,
             plugin_api_version: api_version.into(),
         };
-        match tokio::time::timeout(ctx.patience, base.set_config(req)).await {
+        match tokio::time::timeout(patience, base.set_config(req)).await {
             Ok(Ok(_)) => {}
             Ok(Err(s)) => {
                 result = Err(format!(
@@ -263,8 +313,7 @@ async fn validate_config(ctx: &Ctx, config: &[u8], api_version: &str) -> Result<
             }
             Err(_) => {
                 result = Err(format!(
-                    "the {round} SetConfig without agent config did not answer within {:?}: the agent hangs at start-up",
-                    ctx.patience
+                    "the {round} SetConfig without agent config did not answer within {patience:?}: the agent hangs at start-up"
                 ));
                 break;
             }

@@ -4,13 +4,12 @@
 
 use std::time::Duration;
 
-use futures::channel::mpsc;
 use nomad_plugin_proto::nomad::drivers::driver_client::DriverClient;
-use nomad_plugin_proto::nomad::drivers::exec_task_streaming_request::{Setup, TerminalSize};
-use nomad_plugin_proto::nomad::drivers::{
-    ExecTaskRequest, ExecTaskStreamingIoOperation, ExecTaskStreamingRequest,
-};
+use nomad_plugin_proto::nomad::drivers::ExecTaskRequest;
 use tonic::transport::Channel;
+
+use super::harness::exec_session;
+use super::{ExecSession, HarnessError};
 
 use super::tasks::{prost_types_duration, FOREVER};
 use super::{rpc, Ctx};
@@ -215,101 +214,24 @@ async fn run_case(
     case: &Case,
     patience: Duration,
 ) -> Result<Session, String> {
-    let (tx, rx) = mpsc::unbounded::<ExecTaskStreamingRequest>();
-    let msg = |f: fn(&mut ExecTaskStreamingRequest)| {
-        let mut m = ExecTaskStreamingRequest::default();
-        f(&mut m);
-        m
-    };
-    let mut input = vec![ExecTaskStreamingRequest {
-        setup: Some(Setup {
-            task_id: task_id.into(),
-            command: sh(case.command),
-            tty: case.tty,
-        }),
-        ..Default::default()
-    }];
+    let mut session = ExecSession::new(sh(case.command)).stdin(case.stdin.as_bytes());
     if case.tty {
-        input.push(ExecTaskStreamingRequest {
-            tty_size: Some(TerminalSize {
-                height: 40,
-                width: 50,
-            }),
-            ..Default::default()
-        });
-        input.push(ExecTaskStreamingRequest {
-            tty_size: Some(TerminalSize {
-                height: 100,
-                width: 100,
-            }),
-            ..Default::default()
-        });
+        session = session.tty().resize(40, 50).resize(100, 100);
     }
-    // A heartbeat, as the CLI sends every 10 s: none of the fields set.
-    input.push(msg(|_| {}));
-    // The stdin message is sent even when empty; it is not an EOF.
-    input.push(ExecTaskStreamingRequest {
-        stdin: Some(ExecTaskStreamingIoOperation {
-            data: case.stdin.as_bytes().to_vec(),
-            close: false,
-        }),
-        ..Default::default()
-    });
-    if !case.tty {
-        input.push(ExecTaskStreamingRequest {
-            stdin: Some(ExecTaskStreamingIoOperation {
-                data: Vec::new(),
-                close: true,
-            }),
-            ..Default::default()
-        });
-    }
-    for m in input {
-        tx.unbounded_send(m)
-            .map_err(|e| format!("suite error queueing input: {e}"))?;
-    }
-    // `tx` stays alive until the session ends, like the client's side.
-    let session = async {
-        let mut out = Session::default();
-        let mut stream = client
-            .exec_task_streaming(rx)
-            .await
-            .map_err(|s| {
-                format!(
-                    "ExecTaskStreaming failed at open ({:?}: {})",
-                    s.code(),
-                    s.message()
-                )
-            })?
-            .into_inner();
-        loop {
-            match stream.message().await {
-                Ok(Some(m)) => {
-                    if let Some(o) = m.stdout {
-                        out.stdout.extend_from_slice(&o.data);
-                    }
-                    if let Some(e) = m.stderr {
-                        out.stderr.extend_from_slice(&e.data);
-                    }
-                    if m.exited {
-                        if let Some(r) = m.result {
-                            out.exit = Some(r.exit_code);
-                        }
-                    }
-                }
-                Ok(None) => return Ok(out),
-                Err(s) => {
-                    out.end = Some(format!("{:?}: {}", s.code(), s.message()));
-                    return Ok(out);
-                }
+    let raw = exec_session(client, task_id, &session, patience)
+        .await
+        .map_err(|e| match e {
+            HarnessError::Rpc { code, message, .. } => {
+                format!("ExecTaskStreaming failed at open ({code}: {message})")
             }
-        }
-    };
-    let result = tokio::time::timeout(patience, session).await;
-    drop(tx);
-    result.map_err(|_| {
-        format!("the session did not end within {patience:?}: `nomad alloc exec` hangs")
-    })?
+            other => other.to_string(),
+        })?;
+    Ok(Session {
+        stdout: raw.stdout,
+        stderr: raw.stderr,
+        exit: raw.exit,
+        end: raw.end.map(|s| format!("{:?}: {}", s.code(), s.message())),
+    })
 }
 
 pub(crate) async fn streaming(ctx: &mut Ctx) {
@@ -355,10 +277,12 @@ fn judge(case: &Case, s: &Session) -> Result<String, String> {
     let stdout = String::from_utf8_lossy(&s.stdout);
     let stderr = String::from_utf8_lossy(&s.stderr);
     let what = format!(
-        "`{}` ({}): stdout {stdout:?}, stderr {stderr:?}, exit {:?}{}",
+        "`{}` ({}): stdout {stdout:?}, stderr {stderr:?}, {}{}",
         case.command,
         if case.tty { "tty" } else { "no tty" },
-        s.exit,
+        s.exit
+            .map(|c| format!("exit code {c}"))
+            .unwrap_or_else(|| "no exit code".into()),
         s.end
             .as_ref()
             .map(|e| format!(", stream ended with {e}"))

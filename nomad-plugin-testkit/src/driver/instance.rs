@@ -251,17 +251,46 @@ impl Instance {
                 ));
             }
         }
+        Ok(Instance::open(plugin, client))
+    }
+
+    /// Opens the Fingerprint and TaskEvents streams, as the driver manager
+    /// does once it holds a dispensed (or reattached) driver.
+    fn open(plugin: RunningPlugin, client: DriverClient<Channel>) -> Instance {
         let mut fp = client.clone();
         let fingerprints =
             StreamWatch::start(async move { fp.fingerprint(FingerprintRequest {}).await });
         let mut ev = client.clone();
         let events = StreamWatch::start(async move { ev.task_events(TaskEventsRequest {}).await });
-        Ok(Instance {
+        Instance {
             plugin,
             client,
             fingerprints,
             events,
-        })
+        }
+    }
+
+    /// An agent that died and came back: every connection of this host to
+    /// the plugin is dropped (the plugin keeps running), then the driver
+    /// manager reattaches by address and pid, without `SetConfig` or
+    /// `Init`, and opens its streams again (`drivermanager/instance.go`,
+    /// `dispense` with a stored reattach config).
+    pub(crate) async fn reattach(self) -> Result<Instance, (RunningPlugin, String)> {
+        let Instance {
+            mut plugin,
+            client,
+            fingerprints,
+            events,
+        } = self;
+        drop(client);
+        drop(fingerprints);
+        drop(events);
+        if let Err(e) = plugin.reconnect().await {
+            let msg = format!("the restarted agent could not reattach to the plugin: {e}");
+            return Err((plugin, msg));
+        }
+        let client = DriverClient::new(plugin.channel());
+        Ok(Instance::open(plugin, client))
     }
 
     /// Whether the plugin still answers (a cheap `Capabilities` call).

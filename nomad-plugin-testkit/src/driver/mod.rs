@@ -44,10 +44,13 @@
 mod base;
 mod exec;
 mod fixture;
-mod instance;
+mod harness;
+pub(crate) mod instance;
 mod isolation;
 mod limits;
 mod negative;
+mod plain;
+mod reattach;
 mod recover;
 mod tasks;
 
@@ -58,17 +61,23 @@ use std::time::Duration;
 
 use nomad_plugin_proto::nomad::drivers::driver_client::DriverClient;
 use nomad_plugin_proto::nomad::drivers::{
-    driver_capabilities::FsIsolation, CapabilitiesRequest, DestroyTaskRequest, DriverCapabilities,
-    InspectTaskRequest, InspectTaskResponse, StartTaskRequest, StartTaskResponse,
-    TaskConfigSchemaRequest, TaskState,
+    driver_capabilities::FsIsolation as PbFsIsolation, CapabilitiesRequest, DestroyTaskRequest,
+    DriverCapabilities, InspectTaskRequest, InspectTaskResponse, StartTaskResponse,
+    TaskConfigSchemaRequest, TaskState as PbTaskState,
 };
 use nomad_plugin_sdk::config::schema::Spec;
 use tonic::transport::Channel;
 
 pub use self::base::DRIVER_API_VERSION;
+use self::base::{BaseOutcome, ConfigSource};
 pub use self::fixture::hcl_string;
-use self::fixture::{TaskFixture, TaskSpec};
-use self::instance::Instance;
+use self::fixture::TaskFixture;
+pub use self::harness::{
+    Attribute, Capabilities, CpuStats, DriverHarness, DriverHarnessBuilder, ExecOutput,
+    ExecSession, ExitResult, Fingerprint, FsIsolation, HarnessError, Health, MemoryStats,
+    PluginInfo, ReattachConfig, StatsStream, Task, TaskBuilder, TaskEvent, TaskState, TaskStats,
+    TaskStatus,
+};
 use crate::launch::Launcher;
 use crate::report::Progress;
 pub use crate::report::{Check, CheckStatus, SuiteReport};
@@ -95,6 +104,7 @@ pub const GROUPS: &[&str] = &[
     "unknown_task",
     "malformed_config",
     "recover",
+    "reattach",
 ];
 
 type TaskHcl = Arc<dyn Fn(&str) -> String + Send + Sync>;
@@ -233,15 +243,16 @@ impl DriverSuite {
             suite: self,
             work_dir: work_dir.clone(),
             report,
-            api_version: String::new(),
-            plugin_config: Vec::new(),
+            outcome: None,
             task_spec: None,
             caps: DriverCapabilities::default(),
             main: None,
         };
         ctx.run().await;
-        if let Some(main) = ctx.main.take() {
-            let _ = main.plugin.kill().await;
+        if let Some(mut main) = ctx.main.take() {
+            if let Some(i) = main.take_instance() {
+                let _ = i.plugin.kill().await;
+            }
         }
         let _ = std::fs::remove_dir_all(&work_dir);
         ctx.report
@@ -254,11 +265,12 @@ pub(crate) struct Ctx {
     pub patience: Duration,
     pub work_dir: PathBuf,
     pub report: SuiteReport,
-    pub api_version: String,
-    pub plugin_config: Vec<u8>,
+    /// What the start-up launches found out (API version, encoded config).
+    pub outcome: Option<BaseOutcome>,
     pub task_spec: Option<Spec>,
     pub caps: DriverCapabilities,
-    pub main: Option<Instance>,
+    /// The real instance, held through the public harness.
+    pub main: Option<DriverHarness>,
 }
 
 impl Ctx {
@@ -282,17 +294,60 @@ impl Ctx {
 
     /// A driver client for the main instance.
     pub(crate) fn client(&self) -> Option<DriverClient<Channel>> {
-        self.main.as_ref().map(|m| m.client.clone())
+        self.main.as_ref().and_then(|m| m.client().ok())
     }
 
-    pub(crate) async fn launch_instance(&self) -> Result<Instance, String> {
-        Instance::launch(
+    /// A new real instance (launch #3) held by a harness, with what the
+    /// suite learnt of the plugin so far.
+    pub(crate) async fn launch_instance(&self) -> Result<DriverHarness, String> {
+        let Some(outcome) = self.outcome.clone() else {
+            return Err("the start-up sequence did not complete".into());
+        };
+        let mut h = DriverHarness::from_outcome(
             self.launcher(),
-            self.plugin_config.clone(),
-            &self.api_version,
+            outcome,
             self.patience,
+            Some(&self.work_dir),
         )
         .await
+        .map_err(|e| match e {
+            HarnessError::Startup { message, .. } => message,
+            other => other.to_string(),
+        })?;
+        h.set_capabilities(self.caps.clone());
+        if let Some(spec) = &self.task_spec {
+            h.set_task_spec(spec.clone());
+        }
+        Ok(h)
+    }
+
+    /// Kills the main instance if it stopped serving and launches a new
+    /// one (as Nomad would), so the remaining checks still say something.
+    /// False if no instance could be launched.
+    pub(crate) async fn relaunch_if_dead(&mut self) -> bool {
+        let alive = match &self.main {
+            Some(m) => m.serving().await.is_ok(),
+            None => false,
+        };
+        if alive {
+            return true;
+        }
+        let relaunched = match self.main.as_mut() {
+            Some(m) => m.relaunch().await.map_err(|e| match e {
+                HarnessError::Startup { message, .. } => message,
+                other => other.to_string(),
+            }),
+            None => self.launch_instance().await.map(|h| {
+                self.main = Some(h);
+            }),
+        };
+        match relaunched {
+            Ok(()) => true,
+            Err(e) => {
+                self.report.record("base.relaunch", Err(e));
+                false
+            }
+        }
     }
 
     /// The task config for `script`, encoded as Nomad would.
@@ -308,14 +363,8 @@ impl Ctx {
 
     pub(crate) fn fixture(&self, task: &str, script: &str) -> Result<TaskFixture, String> {
         let msgpack_config = self.task_msgpack(script)?;
-        TaskFixture::new(TaskSpec {
-            work_dir: &self.work_dir,
-            task_name: task,
-            msgpack_config,
-            fs_isolation: FsIsolation::try_from(self.caps.fs_isolation)
-                .unwrap_or(FsIsolation::None),
-        })
-        .map_err(|e| format!("the suite could not prepare the allocation directory: {e}"))
+        harness::fixture_in(&self.work_dir, &self.caps, task, msgpack_config)
+            .map_err(|e| format!("the suite could not prepare the allocation directory: {e}"))
     }
 
     /// Prepares and starts a task running `script`.
@@ -326,10 +375,7 @@ impl Ctx {
         script: &str,
     ) -> Result<(TaskFixture, StartTaskResponse), String> {
         let fixture = self.fixture(task, script)?;
-        let req = StartTaskRequest {
-            task: Some(fixture.config.clone()),
-        };
-        let resp = rpc(self.patience, "StartTask", client.start_task(req))
+        let resp = harness::start_raw(client, &fixture, self.patience)
             .await
             .map_err(|e| format!("{e}; {}", fixture.output()))?;
         Ok((fixture, resp))
@@ -345,11 +391,20 @@ impl Ctx {
     }
 
     async fn run(&mut self) {
-        let Some(outcome) = base::run(self).await else {
+        let launcher = self.launcher();
+        let config = ConfigSource::Body(self.suite.plugin_config.clone());
+        let report = &mut self.report;
+        let mut record = |name: &str, result: Result<String, String>| report.record(name, result);
+        let Some(outcome) = base::run(&launcher, &config, self.patience, &mut record).await else {
             return;
         };
-        self.api_version = outcome.api_version;
-        self.plugin_config = outcome.plugin_config;
+        if !outcome.validated {
+            self.report.skip(
+                "base.set_config_twice",
+                "the plugin has no config schema, so Nomad skips the validation launch",
+            );
+        }
+        self.outcome = Some(outcome);
         match self.launch_instance().await {
             Ok(i) => {
                 self.report.record(
@@ -395,29 +450,21 @@ impl Ctx {
             group(self).await;
             // A check that crashed the plugin has been reported; relaunch it
             // (as Nomad would) so the remaining groups still say something.
-            let alive = match &self.main {
-                Some(m) => m.serving(self.patience).await.is_ok(),
-                None => false,
-            };
-            if !alive {
-                if let Some(dead) = self.main.take() {
-                    let _ = dead.plugin.kill().await;
-                }
-                match self.launch_instance().await {
-                    Ok(i) => self.main = Some(i),
-                    Err(e) => {
-                        self.report.record("base.relaunch", Err(e));
-                        return;
-                    }
-                }
+            if !self.relaunch_if_dead().await {
+                return;
             }
         }
         tasks::fingerprint_still_open(self).await;
-        if let Some(main) = self.main.take() {
-            let _ = main.plugin.kill().await;
+        if let Some(mut main) = self.main.take() {
+            if let Some(i) = main.take_instance() {
+                let _ = i.plugin.kill().await;
+            }
         }
         if self.wants("recover") {
             recover::recover(self).await;
+        }
+        if self.wants("reattach") {
+            reattach::reattach(self).await;
         }
     }
 
@@ -442,10 +489,15 @@ impl Ctx {
                 "{e}: Nomad calls Capabilities before every task start and fails the task"
             )),
             (Ok(a), Ok(b)) if a != b => Err(format!(
-                "Capabilities changed between two calls ({a:?} then {b:?}): Nomad calls it repeatedly (task start, network setup, exec ACL checks) and expects the same answer"
+                "Capabilities changed between two calls ({} then {}): Nomad calls it repeatedly (task start, network setup, exec ACL checks) and expects the same answer",
+                caps_text(a.capabilities.as_ref()),
+                caps_text(b.capabilities.as_ref())
             )),
             (Ok(a), Ok(_)) => {
                 let caps = a.capabilities.unwrap_or_default();
+                if let Some(main) = self.main.as_mut() {
+                    main.set_capabilities(caps.clone());
+                }
                 self.caps = caps;
                 describe_caps(&self.caps)
             }
@@ -470,11 +522,14 @@ impl Ctx {
                     "TaskConfigSchema returned no spec: Nomad fails every task with \"nil spec given\""
                         .into(),
                 ),
-                Some(pb) => match Spec::from_proto(&pb) {
+                Some(pb) => match nomad_plugin_sdk::host::schema::from_proto(&pb) {
                     Err(e) => Err(format!(
                         "TaskConfigSchema returned a spec Nomad cannot use ({e}): every task fails"
                     )),
                     Ok(spec) => {
+                        if let Some(main) = self.main.as_mut() {
+                            main.set_task_spec(spec.clone());
+                        }
                         self.task_spec = Some(spec);
                         self.task_msgpack("exit 0").map(|b| {
                             format!("schema usable; the suite's task config encodes to {} bytes", b.len())
@@ -488,13 +543,20 @@ impl Ctx {
 }
 
 fn describe_caps(c: &DriverCapabilities) -> Result<String, String> {
-    let fs = FsIsolation::try_from(c.fs_isolation)
-        .map(|f| format!("{f:?}"))
+    let fs = PbFsIsolation::try_from(c.fs_isolation)
+        .map(|f| f.as_str_name().to_string())
         .unwrap_or_else(|_| format!("unknown ({}), which Nomad treats as NONE", c.fs_isolation));
     Ok(format!(
         "send_signals={} exec={} fs_isolation={fs} must_create_network={} disable_log_collection={}",
         c.send_signals, c.exec, c.must_create_network, c.disable_log_collection
     ))
+}
+
+fn caps_text(c: Option<&DriverCapabilities>) -> String {
+    match c {
+        None => "no capabilities".into(),
+        Some(c) => describe_caps(c).unwrap_or_else(|e| e),
+    }
 }
 
 /// Calls an RPC with the suite's patience; errors in words.
@@ -523,12 +585,13 @@ pub(crate) async fn wait_running(
             task_id: task_id.into(),
         };
         let r = rpc(patience, "InspectTask", client.inspect_task(req)).await?;
-        if r.task.as_ref().map(|t| t.state) == Some(TaskState::Running as i32) {
+        if r.task.as_ref().map(|t| t.state) == Some(PbTaskState::Running as i32) {
             return Ok(r);
         }
         if tokio::time::Instant::now() >= deadline {
             return Err(format!(
-                "InspectTask did not report RUNNING within {patience:?} (last answer {r:?}); Nomad's driver harness gives up on the task"
+                "InspectTask did not report RUNNING within {patience:?} (last answer: {}); Nomad's driver harness gives up on the task",
+                plain::status(&r)
             ));
         }
         tokio::time::sleep(Duration::from_millis(100)).await;

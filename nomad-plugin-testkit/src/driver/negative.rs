@@ -213,19 +213,12 @@ pub(crate) async fn unknown_task(ctx: &mut Ctx) {
             }
         };
         if let Some(main) = &ctx.main {
-            if let Err(e) = main.serving(ctx.patience).await {
+            if let Err(e) = main.serving().await {
                 result = Err(format!("after {rpc_name} for an unknown task id, {e}"));
                 ctx.report.record(format!("unknown_task.{name}"), result);
                 // Relaunch so the remaining RPCs are still checked.
-                if let Some(dead) = ctx.main.take() {
-                    let _ = dead.plugin.kill().await;
-                }
-                match ctx.launch_instance().await {
-                    Ok(i) => ctx.main = Some(i),
-                    Err(e) => {
-                        ctx.report.record("base.relaunch", Err(e));
-                        return;
-                    }
+                if !ctx.relaunch_if_dead().await {
+                    return;
                 }
                 continue;
             }
@@ -299,7 +292,7 @@ pub(crate) async fn malformed_config(ctx: &mut Ctx) {
         };
         if result.is_ok() {
             if let Some(main) = &ctx.main {
-                if let Err(e) = main.serving(ctx.patience).await {
+                if let Err(e) = main.serving().await {
                     result = Err(format!("after a malformed task config, {e}"));
                 } else if client
                     .inspect_task(InspectTaskRequest {

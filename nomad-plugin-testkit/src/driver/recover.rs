@@ -6,7 +6,7 @@
 use nomad_plugin_proto::nomad::drivers::{RecoverTaskRequest, TaskHandle, WaitTaskRequest};
 
 use super::fixture::alloc_processes;
-use super::{inspect_rules, rpc, wait_running, Ctx};
+use super::{inspect_rules, plain, rpc, wait_running, Ctx};
 
 const SCRIPT: &str =
     "echo ready; while [ ! -e \"$NOMAD_ALLOC_DIR/release\" ]; do sleep 0.1; done; \
@@ -14,18 +14,24 @@ const SCRIPT: &str =
 
 pub(crate) async fn recover(ctx: &mut Ctx) {
     // The first instance: start the task, then SIGKILL the plugin.
-    let mut first = match ctx.launch_instance().await {
+    let mut harness = match ctx.launch_instance().await {
         Ok(i) => i,
         Err(e) => {
             ctx.report.record("recover.setup", Err(e));
             return;
         }
     };
-    let mut client = first.client.clone();
+    let mut client = match harness.client() {
+        Ok(c) => c,
+        Err(e) => {
+            ctx.report.record("recover.setup", Err(e.to_string()));
+            return;
+        }
+    };
     let (fx, resp) = match ctx.start(&mut client, "recover", SCRIPT).await {
         Ok(x) => x,
         Err(e) => {
-            let _ = first.plugin.kill().await;
+            let _ = harness.shutdown().await;
             ctx.report.record("recover.setup", Err(e));
             return;
         }
@@ -34,7 +40,7 @@ pub(crate) async fn recover(ctx: &mut Ctx) {
     let ready = fx.stdout.wait_for("ready", ctx.patience).await;
     let running = wait_running(&mut client, &id, ctx.patience).await;
     if !ready || running.is_err() {
-        let _ = first.plugin.kill().await;
+        let _ = harness.shutdown().await;
         ctx.report.record(
             "recover.setup",
             Err(format!(
@@ -49,15 +55,10 @@ pub(crate) async fn recover(ctx: &mut Ctx) {
     let handle: TaskHandle = resp.handle.clone().unwrap_or_default();
     drop(client);
 
-    let killed = first.plugin.signal(libc::SIGKILL);
-    let gone = first.plugin.wait_exit(ctx.patience).await;
-    drop(first);
-    if killed.is_err() || gone.is_none() {
+    if let Err(e) = harness.kill_plugin().await {
         ctx.report.record(
             "recover.setup",
-            Err(format!(
-                "suite error: could not SIGKILL the plugin ({killed:?})"
-            )),
+            Err(format!("suite error: could not SIGKILL the plugin ({e})")),
         );
         return;
     }
@@ -67,7 +68,7 @@ pub(crate) async fn recover(ctx: &mut Ctx) {
     ctx.report.record(
         "recover.task_survives_plugin_death",
         if survived {
-            Ok(format!("task processes {survivors:?} kept running after SIGKILL of the plugin"))
+            Ok(format!("task processes ({}) kept running after SIGKILL of the plugin", plain::pids(&survivors)))
         } else {
             Err(format!(
                 "no process of the task is left after SIGKILL of the plugin: every plugin crash or upgrade kills the node's workloads; {}",
@@ -80,14 +81,19 @@ pub(crate) async fn recover(ctx: &mut Ctx) {
     }
 
     // The second instance: recover, inspect, then wait for the real exit.
-    let second = match ctx.launch_instance().await {
-        Ok(i) => i,
+    if let Err(e) = harness.relaunch().await {
+        ctx.report
+            .record("recover.recover_task", Err(e.to_string()));
+        return;
+    }
+    let mut client = match harness.client() {
+        Ok(c) => c,
         Err(e) => {
-            ctx.report.record("recover.recover_task", Err(e));
+            ctx.report
+                .record("recover.recover_task", Err(e.to_string()));
             return;
         }
     };
-    let mut client = second.client.clone();
     let recover = |handle: TaskHandle| RecoverTaskRequest {
         task_id: String::new(),
         handle: Some(handle),
@@ -149,8 +155,8 @@ pub(crate) async fn recover(ctx: &mut Ctx) {
                         Ok("WaitTask after recovery returned the real exit code 9".into())
                     }
                     other => Err(format!(
-                        "the recovered task exited with code 9, but WaitTask returned {other:?} (err {:?}): Nomad records the wrong exit and applies the restart policy to it; {}",
-                        r.err,
+                        "the recovered task exited with code 9, but WaitTask returned {}: Nomad records the wrong exit and applies the restart policy to it; {}",
+                        plain::wait_answer(other.as_ref(), &r.err),
                         fx.output()
                     )),
                 },
@@ -166,5 +172,5 @@ pub(crate) async fn recover(ctx: &mut Ctx) {
     }
     ctx.destroy(&mut client, &id).await;
     drop(client);
-    let _ = second.plugin.kill().await;
+    let _ = harness.shutdown().await;
 }

@@ -15,7 +15,7 @@ use tonic::transport::Channel;
 
 use super::fixture::alloc_processes;
 use super::instance::StreamWatch;
-use super::{inspect_rules, rpc, wait_running, Ctx};
+use super::{inspect_rules, plain, rpc, wait_running, Ctx};
 
 /// A task that prints to both streams and exits 3 once released.
 const RELEASE_EXIT_3: &str = "echo hello-stdout; echo hello-stderr >&2; \
@@ -36,7 +36,9 @@ fn go_string(a: &Attribute) -> String {
 }
 
 pub(crate) async fn fingerprint(ctx: &mut Ctx) {
-    let Some(main) = &ctx.main else { return };
+    let Some(main) = ctx.main.as_ref().and_then(|m| m.instance()) else {
+        return;
+    };
     let fp = &main.fingerprints;
     let got = fp.wait_count(1, ctx.patience).await;
     let items = fp.items();
@@ -81,7 +83,8 @@ pub(crate) async fn fingerprint(ctx: &mut Ctx) {
         ))
     } else if health != HealthState::Healthy {
         Err(format!(
-            "health is {health:?} ({:?}): the scheduler only places tasks on nodes where the driver is detected and healthy",
+            "health is {} ({:?}): the scheduler only places tasks on nodes where the driver is detected and healthy",
+            health.as_str_name(),
             first.health_description
         ))
     } else {
@@ -114,7 +117,9 @@ fn stream_end_consequence(which: &str, end: &str) -> String {
 /// End of the main instance's life: both plugin-wide streams must still be
 /// open.
 pub(crate) async fn fingerprint_still_open(ctx: &mut Ctx) {
-    let Some(main) = &ctx.main else { return };
+    let Some(main) = ctx.main.as_ref().and_then(|m| m.instance()) else {
+        return;
+    };
     let result = match main.fingerprints.end() {
         Some((_, end)) => Err(stream_end_consequence("Fingerprint", &end.to_string())),
         None => Ok(format!(
@@ -127,7 +132,9 @@ pub(crate) async fn fingerprint_still_open(ctx: &mut Ctx) {
 }
 
 pub(crate) async fn events(ctx: &mut Ctx) {
-    let Some(main) = &ctx.main else { return };
+    let Some(main) = ctx.main.as_ref().and_then(|m| m.instance()) else {
+        return;
+    };
     let events = main.events.items();
     let result = match main.events.end() {
         Some((_, end)) => Err(stream_end_consequence("TaskEvents", &end.to_string())),
@@ -141,7 +148,7 @@ pub(crate) async fn events(ctx: &mut Ctx) {
     let bad: Vec<_> = events
         .iter()
         .filter(|(_, e)| e.alloc_id.is_empty() || e.task_name.is_empty() || e.task_id.is_empty())
-        .map(|(_, e)| format!("{e:?}"))
+        .map(|(_, e)| plain::event(e))
         .collect();
     let result = if bad.is_empty() {
         Ok(format!(
@@ -262,7 +269,9 @@ pub(crate) async fn lifecycle(ctx: &mut Ctx) {
             Ok("both concurrent WaitTask calls returned exit code 3".into())
         }
         (Ok((a, ea)), Ok((b, eb))) => Err(format!(
-            "the task exited with code 3, but WaitTask returned {a:?} (err {ea:?}) and {b:?} (err {eb:?}): Nomad records the wrong exit and applies the restart policy to it; {}",
+            "the task exited with code 3, but WaitTask returned {} and {}: Nomad records the wrong exit and applies the restart policy to it; {}",
+            plain::wait_answer(Some(&a), &ea),
+            plain::wait_answer(Some(&b), &eb),
             fx.output()
         )),
         (Err(e), _) | (_, Err(e)) => Err(format!(
@@ -292,7 +301,9 @@ pub(crate) async fn lifecycle(ctx: &mut Ctx) {
         let code = t.result.map(|r| r.exit_code);
         if code != Some(3) {
             return Err(format!(
-                "InspectTask after the exit reports exit code {code:?}, not 3"
+                "InspectTask after the exit reports {}, not exit code 3",
+                code.map(|c| format!("exit code {c}"))
+                    .unwrap_or_else(|| "no result".into())
             ));
         }
         let (s, c) = (
@@ -300,7 +311,11 @@ pub(crate) async fn lifecycle(ctx: &mut Ctx) {
             t.completed_at.unwrap_or_default(),
         );
         if (c.seconds, c.nanos) < (s.seconds, s.nanos) {
-            return Err(format!("completed_at {c:?} is before started_at {s:?}"));
+            return Err(format!(
+                "completed_at {} is before started_at {}",
+                plain::timestamp(&c),
+                plain::timestamp(&s)
+            ));
         }
         Ok("EXITED with exit code 3, completed_at after started_at".into())
     });
@@ -314,7 +329,8 @@ pub(crate) async fn lifecycle(ctx: &mut Ctx) {
             started.elapsed().as_millis()
         )),
         Ok((r, e)) => Err(format!(
-            "WaitTask after the exit returned {r:?} (err {e:?}) instead of the exit code 3: Nomad waits again after a client restart and would record a different result"
+            "WaitTask after the exit returned {} instead of the exit code 3: Nomad waits again after a client restart and would record a different result",
+            plain::wait_answer(Some(&r), &e)
         )),
         Err(e) => Err(format!(
             "{e}: WaitTask must answer at once for an exited task until DestroyTask"
@@ -411,12 +427,14 @@ pub(crate) async fn stop(ctx: &mut Ctx) {
             Ok("SIGTERM delivered; the task handled it and exited with its own code 7".into())
         } else if killed(&res) {
             Err(format!(
-                "the task was killed ({res:?}) although it exits within the kill_timeout on SIGTERM: jobs lose their graceful shutdown; {}",
+                "the task was killed ({}) although it exits within the kill_timeout on SIGTERM: jobs lose their graceful shutdown; {}",
+                plain::exit(&res),
                 fx.output()
             ))
         } else {
             Err(format!(
-                "StopTask with signal SIGTERM ended the task with {res:?} (err {err:?}), not with the exit code 7 it gives on SIGTERM: the job's kill_signal is not honoured; {}",
+                "StopTask with signal SIGTERM ended the task with {}, not with the exit code 7 it gives on SIGTERM: the job's kill_signal is not honoured; {}",
+                plain::wait_answer(Some(&res), &err),
                 fx.output()
             ))
         }
@@ -451,7 +469,8 @@ pub(crate) async fn stop(ctx: &mut Ctx) {
                 let alive = alloc_processes(&fx.config.alloc_id);
                 ctx.destroy(&mut client, &id).await;
                 return Err(format!(
-                    "StopTask returned but the task is still running (processes {alive:?}; {e}): a task that ignores its kill_signal is never stopped and the allocation never stops"
+                    "StopTask returned but the task is still running ({}; {e}): a task that ignores its kill_signal is never stopped and the allocation never stops",
+                    plain::pids(&alive)
                 ));
             }
         };
@@ -467,18 +486,21 @@ pub(crate) async fn stop(ctx: &mut Ctx) {
         }
         if !left.is_empty() {
             return Err(format!(
-                "processes {left:?} of the task are still alive after StopTask: a task that ignores its kill_signal is never stopped"
+                "{} of the task still alive after StopTask: a task that ignores its kill_signal is never stopped",
+                plain::pids(&left)
             ));
         }
         if !killed(&res) {
             return Err(format!(
-                "the task was force-killed but WaitTask reports {res:?}; Nomad expects signal 9 / exit code 137"
+                "the task was force-killed but WaitTask reports {}; Nomad expects signal 9 / exit code 137",
+                plain::exit(&res)
             ));
         }
         Ok(format!(
-            "StopTask killed the task after the {} ms timeout (returned after {} ms); WaitTask reports {res:?}",
+            "StopTask killed the task after the {} ms timeout (returned after {} ms); WaitTask reports {}",
             timeout.as_millis(),
-            took.as_millis()
+            took.as_millis(),
+            plain::exit(&res)
         ))
     }
     .await;
@@ -516,7 +538,8 @@ pub(crate) async fn destroy(ctx: &mut Ctx) {
         let left = wait_gone(pids.clone(), ctx.patience).await;
         if !left.is_empty() {
             return Err(format!(
-                "processes {left:?} still run after DestroyTask(force=true): Nomad forgets the task, which keeps running unmanaged"
+                "{} still run after DestroyTask(force=true): Nomad forgets the task, which keeps running unmanaged",
+                plain::pids(&left)
             ));
         }
         if client
@@ -566,7 +589,7 @@ pub(crate) async fn stats(ctx: &mut Ctx) {
             match &stats.timestamp {
                 None => return Err("TaskStats sent stats without a timestamp: Nomad drops the message with an error log".into()),
                 Some(t) if t.seconds <= 0 || !(0..1_000_000_000).contains(&t.nanos) => {
-                    return Err(format!("TaskStats timestamp {t:?} is not a valid time: Nomad drops the message"))
+                    return Err(format!("TaskStats timestamp {} is not a valid time: Nomad drops the message", plain::timestamp(t)))
                 }
                 Some(_) => {}
             }
@@ -584,7 +607,16 @@ pub(crate) async fn stats(ctx: &mut Ctx) {
             .filter_map(|(_, m)| m.stats.as_ref()?.timestamp.as_ref().map(|t| (t.seconds, t.nanos)))
             .collect();
         if stamps.windows(2).any(|w| w[1] < w[0]) {
-            return Err(format!("TaskStats timestamps go backwards: {stamps:?}"));
+            let shown: Vec<String> = stamps
+                .iter()
+                .map(|(seconds, nanos)| {
+                    plain::timestamp(&nomad_plugin_proto::prost_types::Timestamp {
+                        seconds: *seconds,
+                        nanos: *nanos,
+                    })
+                })
+                .collect();
+            return Err(format!("TaskStats timestamps go backwards: {}", shown.join(", ")));
         }
         // Only a lower bound: load can delay messages, never hasten them.
         let span = items[wanted - 1].0.duration_since(items[0].0);
@@ -598,8 +630,9 @@ pub(crate) async fn stats(ctx: &mut Ctx) {
         }
         let last = items[wanted - 1].1.stats.as_ref().and_then(|s| s.agg_resource_usage.clone());
         Ok(format!(
-            "{wanted} messages over {} ms, each with agg_resource_usage and a timestamp; last usage {last:?}",
-            span.as_millis()
+            "{wanted} messages over {} ms, each with agg_resource_usage and a timestamp; last usage: {}",
+            span.as_millis(),
+            plain::usage(last.as_ref())
         ))
     }
     .await;

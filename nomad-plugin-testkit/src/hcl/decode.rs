@@ -190,6 +190,26 @@ fn content<'b>(
     }
 }
 
+/// Decodes a block's body (a task's `config { ... }`), reporting what is
+/// missing from it at the block's opening brace, as hcl does.
+pub(crate) fn decode_block_body(
+    block: &Block,
+    spec: &Spec,
+    src: &Source<'_>,
+) -> Result<Value, Diagnostics> {
+    let mut ctx = Ctx {
+        src,
+        diags: Vec::new(),
+    };
+    let missing = open_brace(&ctx, block);
+    let value = decode_with(&mut ctx, &block.body, spec, missing, 0);
+    if ctx.diags.is_empty() {
+        Ok(value)
+    } else {
+        Err(Diagnostics(ctx.diags))
+    }
+}
+
 /// hcl reports things missing from a block's body at its opening brace.
 fn open_brace(ctx: &Ctx<'_>, block: &Block) -> Option<Pos> {
     let span = block.span()?;

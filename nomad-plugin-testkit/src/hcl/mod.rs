@@ -108,3 +108,93 @@ pub(crate) fn label_str(l: &hcl::edit::structure::BlockLabel) -> &str {
         hcl::edit::structure::BlockLabel::String(s) => s.as_str(),
     }
 }
+
+/// One task `config { ... }` found in a file by [`decode_task_configs`].
+#[derive(Debug, Clone)]
+pub struct TaskConfigDecode {
+    /// The task's label (`task "<name>"`), `None` for a file that is a
+    /// bare `config` block or body.
+    pub task: Option<String>,
+    /// The decoded value, or every error with positions in the whole file.
+    pub result: Result<Value, Diagnostics>,
+}
+
+/// Finds the task configs for `driver` in `src` and decodes each with
+/// `spec`, as the Nomad client decodes a task's `config` block:
+///
+/// * a job file: every `task "<name>" { driver = "<driver>" config { ... } }`
+///   at any depth (tasks of other drivers are left alone);
+/// * a file holding only a `config { ... }` block;
+/// * otherwise the whole file as the block's body.
+///
+/// Positions in the diagnostics are those of the whole file.
+pub fn decode_task_configs(
+    src: &str,
+    driver: &str,
+    spec: &Spec,
+) -> Result<Vec<TaskConfigDecode>, Diagnostics> {
+    use hcl::edit::structure::Body;
+    let source = diag::Source::new(src);
+    let body = parse(src)?;
+    fn driver_of(body: &Body) -> Option<String> {
+        body.attributes()
+            .find(|a| a.key.as_str() == "driver")
+            .and_then(|a| a.value.as_str().map(str::to_string))
+    }
+    fn walk<'a>(
+        body: &'a Body,
+        driver: &str,
+        out: &mut Vec<(String, Option<&'a hcl::edit::structure::Block>)>,
+    ) {
+        for b in body.blocks() {
+            if b.ident.as_str() == "task" && driver_of(&b.body).as_deref() == Some(driver) {
+                let label = b
+                    .labels
+                    .first()
+                    .map(label_str)
+                    .unwrap_or_default()
+                    .to_string();
+                let config = b.body.blocks().find(|c| c.ident.as_str() == "config");
+                out.push((label, config));
+            } else {
+                walk(&b.body, driver, out);
+            }
+        }
+    }
+    let mut tasks = Vec::new();
+    walk(&body, driver, &mut tasks);
+    if !tasks.is_empty() {
+        let empty = Body::new();
+        return Ok(tasks
+            .into_iter()
+            .map(|(task, config)| TaskConfigDecode {
+                task: Some(task),
+                result: match config {
+                    Some(block) => decode::decode_block_body(block, spec, &source),
+                    None => decode::decode_body(&empty, spec, &source),
+                },
+            })
+            .collect());
+    }
+    let only_config = body.attributes().next().is_none() && {
+        let mut blocks = body.blocks();
+        matches!((blocks.next(), blocks.next()), (Some(b), None) if b.ident.as_str() == "config")
+    };
+    let result = match body.blocks().next() {
+        Some(b) if only_config => decode::decode_block_body(b, spec, &source),
+        _ => decode::decode_body(&body, spec, &source),
+    };
+    Ok(vec![TaskConfigDecode { task: None, result }])
+}
+
+/// Whether `agent_hcl` has a top-level `plugin "<name>"` block (the Nomad
+/// agent skips a plugin in `plugin_dir` without one, since Nomad 1.10).
+pub fn has_plugin_block(agent_hcl: &str, name: &str) -> Result<bool, Diagnostics> {
+    let body = parse(agent_hcl)?;
+    let found = body.blocks().any(|b| {
+        b.ident.as_str() == "plugin"
+            && b.labels.len() == 1
+            && b.labels.first().map(label_str) == Some(name)
+    });
+    Ok(found)
+}

@@ -253,15 +253,14 @@ impl Launcher {
     /// Starts the plugin, reads its handshake, connects and checks health.
     pub async fn launch(self) -> Result<RunningPlugin, LaunchError> {
         #[cfg(feature = "automtls")]
-        let own_cert = if self.auto_mtls {
-            Some(
-                nomad_plugin_sdk::runtime::mtls::generate_cert().map_err(|e| {
+        let own_cert =
+            if self.auto_mtls {
+                Some(nomad_plugin_sdk::host::mtls::generate_cert().map_err(|e| {
                     LaunchError::Tls(format!("generating the host certificate: {e}"))
-                })?,
-            )
-        } else {
-            None
-        };
+                })?)
+            } else {
+                None
+            };
         let mut command = self.command();
         #[cfg(feature = "automtls")]
         if let Some(cert) = &own_cert {
@@ -311,7 +310,10 @@ impl Launcher {
         let handshake_at = spawned_at.elapsed();
         // Like go-plugin, drain (and keep, for diagnostics) the rest of stdout.
         let stdout_rest = Arc::new(Mutex::new(Vec::new()));
-        tokio::spawn(drain(stdout, stdout_rest.clone()));
+        let pipe_readers: Vec<_> = stderr_done
+            .into_iter()
+            .chain([tokio::spawn(drain(stdout, stdout_rest.clone()))])
+            .collect();
 
         let host = HostProtocol {
             versions: self.versions.clone(),
@@ -331,7 +333,7 @@ impl Launcher {
         let tls = match (&own_cert, &address.server_cert) {
             (None, _) => None,
             (Some(own), Some(server)) => Some(
-                nomad_plugin_sdk::runtime::mtls::client_config(own, server)
+                nomad_plugin_sdk::host::mtls::client_config(own, server)
                     .map_err(LaunchError::Tls)?,
             ),
             (Some(_), None) => {
@@ -367,6 +369,7 @@ impl Launcher {
             stdio_changed: Arc::new(Notify::new()),
             stdio_task: None,
             stdout_after_handshake: stdout_rest,
+            pipe_readers,
             binary: self.binary,
         };
         if let Err(e) = plugin.check_health().await {
@@ -612,6 +615,8 @@ pub struct RunningPlugin {
     stdio_changed: Arc<Notify>,
     stdio_task: Option<tokio::task::JoinHandle<()>>,
     stdout_after_handshake: Arc<Mutex<Vec<u8>>>,
+    /// The tasks reading the plugin's stdout and stderr pipes.
+    pipe_readers: Vec<tokio::task::JoinHandle<()>>,
     binary: PathBuf,
 }
 
@@ -824,6 +829,61 @@ impl RunningPlugin {
         }
     }
 
+    /// Drops this host's connection to the plugin without stopping the
+    /// process, as an agent that dies leaves its plugins behind, and
+    /// connects again to the address from the handshake, as a restarted
+    /// agent does from the reattach config it persisted (address and pid).
+    ///
+    /// Every channel cloned from [`RunningPlugin::channel`] before must be
+    /// dropped by the caller for the old connection to close. Fails if the
+    /// process has exited, if the address no longer answers, or if the
+    /// plugin was launched with AutoMTLS (Nomad never uses it, and the
+    /// testkit keeps no certificate to reconnect with).
+    pub async fn reconnect(&mut self) -> Result<(), LaunchError> {
+        if let Some(task) = self.stdio_task.take() {
+            task.abort();
+            let _ = task.await;
+        }
+        if let Ok(Some(status)) = self.child.try_wait() {
+            return Err(LaunchError::ExitedEarly {
+                status: status.to_string(),
+                stderr: self.logs.tail(20),
+            });
+        }
+        if self.address.server_cert.is_some() {
+            return Err(LaunchError::Tls(
+                "reattaching to a plugin launched with AutoMTLS is not supported".into(),
+            ));
+        }
+        self.channel = connect(&self.address.endpoint).await?;
+        self.check_health().await?;
+        self.stdio_task = Some(self.open_stdio());
+        Ok(())
+    }
+
+    /// Imitates a Nomad agent that dies without killing its plugin: the
+    /// connection and the stdio stream are dropped and the read ends of the
+    /// plugin's stdout and stderr pipes are closed, while the process keeps
+    /// running. [`DetachedPlugin::reattach`] then connects again by address
+    /// and pid, as a restarted agent does from its stored reattach config.
+    pub async fn detach(mut self) -> DetachedPlugin {
+        if let Some(task) = self.stdio_task.take() {
+            task.abort();
+            let _ = task.await;
+        }
+        for reader in self.pipe_readers.drain(..) {
+            reader.abort();
+            // Awaiting the aborted task drops the pipe it owned.
+            let _ = reader.await;
+        }
+        drop(self.channel);
+        DetachedPlugin {
+            child: self.child,
+            address: self.address,
+            logs: self.logs,
+        }
+    }
+
     /// Sends a signal to the plugin process (for example SIGINT, which a
     /// go-plugin plugin ignores).
     pub fn signal(&self, signal: i32) -> std::io::Result<()> {
@@ -846,5 +906,88 @@ impl RunningPlugin {
             .await
             .ok()
             .and_then(Result::ok)
+    }
+}
+
+/// A plugin whose host went away without killing it
+/// ([`RunningPlugin::detach`]). The process stays this test's child, so it
+/// is reaped (and killed, if still running, when this is dropped).
+pub struct DetachedPlugin {
+    child: Child,
+    address: PluginAddress,
+    logs: Logs,
+}
+
+impl std::fmt::Debug for DetachedPlugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DetachedPlugin")
+            .field("pid", &self.child.id())
+            .field("address", &self.address)
+            .finish()
+    }
+}
+
+impl DetachedPlugin {
+    /// The address from the original handshake (what Nomad stores).
+    pub fn address(&self) -> &PluginAddress {
+        &self.address
+    }
+
+    /// The process id (what Nomad stores next to the address).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
+    /// The stderr lines read before the host went away.
+    pub fn logs_before_detach(&self) -> Vec<StderrLine> {
+        self.logs.snapshot()
+    }
+
+    /// The exit status, if the process has exited (it is reaped then).
+    pub fn try_exited(&mut self) -> Option<ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
+    /// Reattaches as go-plugin does from a reattach config: checks that the
+    /// pid is alive, then connects to the stored address. No handshake line
+    /// is read (nobody reads the plugin's stdout any more).
+    pub async fn reattach(&self) -> Result<Channel, LaunchError> {
+        let pid = self
+            .child
+            .id()
+            .and_then(|p| i32::try_from(p).ok())
+            .ok_or_else(|| LaunchError::Kill(std::io::Error::other("the plugin has exited")))?;
+        // SAFETY: signal 0 only checks that the process exists.
+        if unsafe { libc::kill(pid, 0) } != 0 {
+            return Err(LaunchError::Kill(std::io::Error::last_os_error()));
+        }
+        connect(&self.address.endpoint).await
+    }
+
+    /// Stops the plugin as Nomad does after a reattach:
+    /// `GRPCController/Shutdown` over `channel`, up to two seconds for the
+    /// process to exit, then SIGKILL.
+    pub async fn kill(mut self, channel: Channel) -> Result<KillReport, LaunchError> {
+        let start = Instant::now();
+        let mut controller = GrpcControllerClient::new(channel.clone());
+        let _ = tokio::time::timeout(KILL_GRACE, controller.shutdown(Empty {})).await;
+        drop(controller);
+        drop(channel);
+        match tokio::time::timeout(KILL_GRACE, self.child.wait()).await {
+            Ok(Ok(status)) => Ok(KillReport {
+                graceful: true,
+                status,
+                elapsed: start.elapsed(),
+            }),
+            _ => {
+                self.child.start_kill().map_err(LaunchError::Kill)?;
+                let status = self.child.wait().await.map_err(LaunchError::Kill)?;
+                Ok(KillReport {
+                    graceful: false,
+                    status,
+                    elapsed: start.elapsed(),
+                })
+            }
+        }
     }
 }

@@ -31,7 +31,7 @@
 
 mod lex;
 mod literal;
-mod proto;
+pub(crate) mod proto;
 mod type_expr;
 
 use std::collections::BTreeMap;
@@ -50,7 +50,8 @@ pub trait ConfigSchema {
 }
 
 /// An hclspec node, the Rust mirror of Nomad's `hclspec.Spec` protobuf
-/// (convert with [`Spec::to_proto`] / [`Spec::from_proto`]).
+/// (a host converts with `host::schema::{to_proto, from_proto}`, feature
+/// `host`; the SDK answers `ConfigSchema` with it itself).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Spec {
     /// An object whose attributes are decoded from the same body; each key

@@ -9,7 +9,7 @@ use crate::config::Error;
 
 impl Spec {
     /// The protobuf form, as returned from `ConfigSchema`/`TaskConfigSchema`.
-    pub fn to_proto(&self) -> pb::Spec {
+    pub(crate) fn to_proto(&self) -> pb::Spec {
         use pb::spec::Block as B;
         let nested = |s: &Spec| Some(Box::new(s.to_proto()));
         let block = match self {
@@ -65,7 +65,7 @@ impl Spec {
 
     /// Reads the protobuf form (for instance a plugin's `ConfigSchema`
     /// answer), with the same "missing spec" errors Nomad reports.
-    pub fn from_proto(spec: &pb::Spec) -> Result<Spec, Error> {
+    pub(crate) fn from_proto(spec: &pb::Spec) -> Result<Spec, Error> {
         from_proto(spec, 0)
     }
 }

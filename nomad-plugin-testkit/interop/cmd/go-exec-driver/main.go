@@ -22,8 +22,10 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/signal"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	hclog "github.com/hashicorp/go-hclog"
@@ -58,6 +60,7 @@ var bugNames = map[string]string{
 	"tty-no-resize":      "ExecTaskStreaming ignores tty_size",
 	"ignore-signal":      "SignalTask answers OK without signalling",
 	"crash-on-unknown":   "SignalTask with an unknown task id crashes the plugin",
+	"die-on-sigpipe":     "keeps the Go runtime's default: a write to stderr after the agent is gone kills the plugin with SIGPIPE",
 }
 
 type bugs map[string]bool
@@ -173,9 +176,17 @@ func main() {
 		Level:      hclog.Trace,
 		JSONFormat: true,
 	})
+	b := parseBugs(logger)
+	// By default the Go runtime kills a program whose write to fd 1 or 2
+	// hits a pipe with no reader: after an agent restart nobody reads the
+	// plugin's stderr, so its next log line would kill it. Asking for
+	// SIGPIPE turns that into an EPIPE that hclog ignores.
+	if !b["die-on-sigpipe"] {
+		signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
+	}
 	d := &driver{
 		logger:              logger,
-		bugs:                parseBugs(logger),
+		bugs:                b,
 		tasks:               map[string]*task{},
 		fingerprintInterval: 30 * time.Second,
 		events:              newEventHub(),

@@ -82,6 +82,7 @@ func main() {
 	version := flag.Uint("version", 2, "application protocol version to ask for")
 	callInfo := flag.Bool("info", false, "call BasePlugin.PluginInfo")
 	waitStdio := flag.String("wait-stdout", "", "wait until the plugin's forwarded stdout contains this text")
+	mux := flag.Bool("mux", false, "require go-plugin's multiplexed gRPC broker (GRPCBrokerMultiplex)")
 	hang := flag.Bool("hang", false, "after connecting, print the plugin's address and pid, then block in a streaming call until killed")
 	flag.Parse()
 
@@ -102,14 +103,15 @@ func main() {
 			MagicCookieKey:   nomadCookieKey,
 			MagicCookieValue: *cookie,
 		},
-		Plugins:          map[string]plugin.Plugin{"base": basePlugin{}},
-		Cmd:              exec.Command(*pluginPath),
-		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
-		AutoMTLS:         *autoMTLS,
-		Logger:           logger,
-		SyncStdout:       stdout,
-		SyncStderr:       stderr,
-		StartTimeout:     60 * time.Second,
+		Plugins:             map[string]plugin.Plugin{"base": basePlugin{}},
+		Cmd:                 exec.Command(*pluginPath),
+		AllowedProtocols:    []plugin.Protocol{plugin.ProtocolGRPC},
+		AutoMTLS:            *autoMTLS,
+		GRPCBrokerMultiplex: *mux,
+		Logger:              logger,
+		SyncStdout:          stdout,
+		SyncStderr:          stderr,
+		StartTimeout:        60 * time.Second,
 	})
 
 	rpc, err := client.Client()

@@ -4,13 +4,21 @@
 //! ```text
 //! nomad-plugin-testkit check PLUGIN_BIN [--kind K] [--config agent.hcl] [--task task.hcl]
 //!                            [--junit FILE] [--markdown FILE] [--report FILE.md|FILE.html]
-//!                            [--skip GROUP]... [-- PLUGIN_ARGS...]
+//!                            [-- PLUGIN_ARGS...]
+//! nomad-plugin-testkit review PLUGIN_BIN --out DIR [--crate DIR] [check's options]
 //! nomad-plugin-testkit launch PLUGIN_BIN [--config agent.hcl]
+//! nomad-plugin-testkit validate PLUGIN_BIN [--task task.hcl] [--config agent.hcl]
+//! nomad-plugin-testkit install PLUGIN_BIN --plugin-dir DIR [--config agent.hcl]
 //! ```
 
 mod capture;
+mod inspect;
+mod install;
 mod probe;
 mod progress;
+mod review;
+mod review_cmd;
+mod validate;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -24,7 +32,7 @@ use nomad_plugin_testkit::autoscaler::AutoscalerSuite;
 use nomad_plugin_testkit::common::{install_plugin, HostVolumeSuite, SecretsSuite};
 use nomad_plugin_testkit::csi::{run_suite as run_csi_suite, CsiLaunch, CSI_SPEC_VERSION};
 use nomad_plugin_testkit::device::{config_body, repl, DevicePlugin, DeviceSuite};
-use nomad_plugin_testkit::driver::{hcl_string, DriverSuite};
+use nomad_plugin_testkit::driver::{hcl_string, DriverSuite, GROUPS as DRIVER_GROUPS};
 use nomad_plugin_testkit::launch::Launcher;
 use nomad_plugin_testkit::report::{Progress, SuiteReport};
 use nomad_plugin_testkit::verification::{Machine, VerificationReport};
@@ -40,7 +48,19 @@ usage:
                              [--junit FILE] [--markdown FILE]
                              [--report FILE.md|FILE.html]... [--skip GROUP]...
                              [-- PLUGIN_ARGS...]
+  nomad-plugin-testkit review PLUGIN_BIN --out DIR [--crate DIR] [--kind KIND]
+                             [--config agent.hcl] [--task task.hcl] [--skip GROUP]...
+                             [-- PLUGIN_ARGS...]
   nomad-plugin-testkit launch PLUGIN_BIN [--config agent.hcl]
+  nomad-plugin-testkit validate PLUGIN_BIN [--task task.hcl] [--config agent.hcl]
+  nomad-plugin-testkit install PLUGIN_BIN --plugin-dir DIR [--config agent.hcl]
+
+validate   decode a job's task config (a job file, a `config {}` block or
+           its body) and the agent's plugin config with the plugin's own
+           schemas; hcl-style errors with file:line:column; exit 1 if invalid.
+install    refuse what makes a Nomad agent skip or refuse the plugin (file
+           name, run bit, plugin block, config, API version), copy it into
+           DIR and print the agent's plugin block; exit 1 if refused.
 
 KIND: driver, device, csi, apm, strategy, target, host-volume, secrets
       (detected from the plugin when left out, except csi: CSI plugins
@@ -54,11 +74,21 @@ KIND: driver, device, csi, apm, strategy, target, host-volume, secrets
            config schema, every check with its time, failure logs, versions
            and machine; Markdown or self-contained HTML by the file's
            extension (.md, .html). May be given more than once.
---skip     (driver) leave out a check group, e.g. --skip limits for a
-           raw_exec-like driver that enforces no resources; the report
-           does not list it. May be given more than once.
+--skip     (driver) leave out a group of the suite (lifecycle, ..., exec,
+           recover; not base, fingerprint, capabilities, task_config_schema);
+           the report lists it as skipped.
 -- ARGS    (csi) arguments for the plugin, e.g. -- --data-dir /tmp/csi.
-exit status: 0 all checks passed, 1 a check failed, 2 usage or launch error.";
+review     runs the suite like `check` and writes the package for an
+           integration review into --out: REVIEW.md (the program's
+           checklist, versions, machine, SHA-256), report.html, report.md,
+           junit.xml, plugin.log, SHA256SUMS. --crate is the plugin's source
+           directory (default: the current directory), checked for an
+           MPL-2.0 LICENSE and a README.
+exit status: 0 all checks passed (review: every requirement met), 1 a check
+             or requirement failed, 2 usage or launch error.";
+
+/// Driver suite groups that run whatever `--skip` says (`DriverSuite::only`).
+const ALWAYS_RUN: &[&str] = &["base", "fingerprint", "capabilities", "task_config_schema"];
 
 /// The plugin kinds the CLI knows. Adding one is one variant, one arm in
 /// `parse`, one in `run_suite`.
@@ -114,8 +144,14 @@ struct Args {
     markdown: Option<PathBuf>,
     reports: Vec<PathBuf>,
     secret: Option<String>,
+    plugin_dir: Option<PathBuf>,
     plugin_args: Vec<String>,
+    /// Driver suite groups left out (`--skip`).
     skip: Vec<String>,
+    /// `review`: the package directory.
+    out: Option<PathBuf>,
+    /// `review`: the plugin's source directory.
+    crate_dir: Option<PathBuf>,
 }
 
 /// A `--report` file's format, by extension.
@@ -147,7 +183,10 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
         command: argv.next().ok_or("no command")?,
         ..Args::default()
     };
-    if !matches!(args.command.as_str(), "check" | "launch") {
+    if !matches!(
+        args.command.as_str(),
+        "check" | "launch" | "validate" | "install" | "review"
+    ) {
         return Err(format!("unknown command {:?}", args.command));
     }
     let mut plugin = None;
@@ -169,15 +208,11 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
                 break;
             }
             "--secret" => args.secret = Some(value("--secret")?),
-            "--skip" => {
-                let group = value("--skip")?;
-                if !nomad_plugin_testkit::driver::GROUPS.contains(&group.as_str()) {
-                    return Err(format!(
-                        "--skip {group}: not a driver check group (groups: {})",
-                        nomad_plugin_testkit::driver::GROUPS.join(", ")
-                    ));
-                }
-                args.skip.push(group);
+            "--plugin-dir" => args.plugin_dir = Some(value("--plugin-dir")?.into()),
+            "--skip" => args.skip.push(value("--skip")?),
+            "--out" if args.command == "review" => args.out = Some(value("--out")?.into()),
+            "--crate" if args.command == "review" => {
+                args.crate_dir = Some(value("--crate")?.into())
             }
             "-h" | "--help" => return Err(String::new()),
             flag if flag.starts_with("--") => return Err(format!("unknown option {flag}")),
@@ -186,8 +221,22 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
         }
     }
     args.plugin = plugin.ok_or("PLUGIN_BIN is missing")?;
+    if args.command == "install" && args.plugin_dir.is_none() {
+        return Err("install needs --plugin-dir DIR".into());
+    }
     if !args.plugin_args.is_empty() && args.kind != Some(Kind::Csi) {
         return Err("plugin arguments after `--` are for --kind csi".into());
+    }
+    // The driver suite always runs the groups everything else needs.
+    let skippable = || DRIVER_GROUPS.iter().filter(|g| !ALWAYS_RUN.contains(g));
+    if let Some(group) = args.skip.iter().find(|g| !skippable().any(|s| s == g)) {
+        return Err(format!(
+            "--skip {group}: not a driver suite group that can be left out (those are: {})",
+            skippable().copied().collect::<Vec<_>>().join(", ")
+        ));
+    }
+    if args.command == "review" && args.out.is_none() {
+        return Err("review needs --out DIR".into());
     }
     Ok(args)
 }
@@ -206,6 +255,14 @@ async fn main() -> ExitCode {
     };
     let result = match args.command.as_str() {
         "check" => check(&args).await,
+        "validate" => {
+            validate::validate(&args.plugin, args.task.as_deref(), args.config.as_deref()).await
+        }
+        "install" => match &args.plugin_dir {
+            Some(dir) => install::install(&args.plugin, dir, args.config.as_deref()).await,
+            None => Err("install needs --plugin-dir DIR".into()),
+        },
+        "review" => review_cmd::review(&args).await,
         _ => launch(&args).await,
     };
     match result {
@@ -224,9 +281,57 @@ fn config(args: &Args) -> Result<Option<String>, String> {
     };
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let text = agent_plugin_config(&text, &args.plugin)
+        .map_err(|e| format!("{}: {e}", path.display()))?
+        .unwrap_or(text);
     config_body(&text)
         .map(Some)
         .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// From an agent configuration (`plugin_dir = ...` and `plugin "<name>"
+/// { config { ... } }` blocks), the `config` block of the plugin the agent
+/// would give it: the block labelled with the binary's file name, as Nomad
+/// matches them. `None` when the text has no `plugin` block (it is then a
+/// bare `config` block or its body).
+fn agent_plugin_config(text: &str, plugin: &Path) -> Result<Option<String>, String> {
+    let body =
+        hcl::edit::parser::parse_body(text).map_err(|e| format!("invalid HCL: {}", e.message()))?;
+    let blocks: Vec<_> = body
+        .blocks()
+        .filter(|b| b.ident.as_str() == "plugin")
+        .collect();
+    if blocks.is_empty() {
+        return Ok(None);
+    }
+    let name = plugin
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let labels = |b: &hcl::edit::structure::Block| {
+        b.labels
+            .first()
+            .map(|l| l.as_str().to_string())
+            .unwrap_or_default()
+    };
+    let Some(block) = blocks.iter().find(|b| labels(b) == name) else {
+        return Err(format!(
+            "no plugin {name:?} block (Nomad matches the block's label to the binary's file \
+             name); found: {}",
+            blocks
+                .iter()
+                .map(|b| format!("{:?}", labels(b)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    };
+    let config = block
+        .body
+        .blocks()
+        .find(|b| b.ident.as_str() == "config")
+        .map(|c| c.body.to_string())
+        .unwrap_or_default();
+    Ok(Some(config))
 }
 
 /// Copies the plugin into a fresh plugin directory under its file name, as
@@ -253,16 +358,21 @@ async fn run_suite(
 ) -> Result<(SuiteReport, Option<Facts>), String> {
     let plugin = &args.plugin;
     let config = config(args)?;
+    if !args.skip.is_empty() && kind != Kind::Driver {
+        return Err(format!(
+            "--skip leaves out driver suite groups; this is a {} plugin",
+            kind.name()
+        ));
+    }
     let report = match kind {
         Kind::Driver => {
             let mut suite = DriverSuite::new(plugin).progress(progress);
             if !args.skip.is_empty() {
-                let skip = args.skip.clone();
                 suite = suite.only(
-                    nomad_plugin_testkit::driver::GROUPS
+                    DRIVER_GROUPS
                         .iter()
                         .copied()
-                        .filter(|g| !skip.iter().any(|s| s == g)),
+                        .filter(|g| !args.skip.iter().any(|s| s == g)),
                 );
             }
             if let Some(body) = &config {
@@ -281,7 +391,14 @@ async fn run_suite(
                     template.replace("{{script}}", &hcl_string(script))
                 });
             }
-            suite.run().await
+            let mut report = suite.run().await;
+            for group in &args.skip {
+                report.skip(
+                    format!("{group}.*"),
+                    format!("the `{group}` group was left out with --skip {group}"),
+                );
+            }
+            report
         }
         Kind::Device => {
             let mut suite = DeviceSuite::new(plugin).progress(progress);
@@ -400,12 +517,73 @@ fn command_line() -> String {
         .join(" ")
 }
 
+/// What one suite run produced, for `check` and `review`.
+pub(crate) struct Verified {
+    /// The checks.
+    pub report: SuiteReport,
+    /// The verification report (`with_facts` runs only).
+    pub verification: Option<VerificationReport>,
+    /// The plugin's log lines during the suite (empty when not captured).
+    pub full_log: Vec<String>,
+    /// Whether the plugin's log lines were captured.
+    pub log_captured: bool,
+    /// When the run started.
+    pub started: Instant,
+}
+
 async fn check(args: &Args) -> Result<ExitCode, String> {
-    let started = Instant::now();
-    let plugin_log = if args.reports.is_empty() {
-        None
+    let run = verify(args, !args.reports.is_empty()).await?;
+    let report = &run.report;
+    if let Some(path) = &args.junit {
+        std::fs::write(path, report.to_junit_xml())
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
+    if let Some(path) = &args.markdown {
+        std::fs::write(path, report.to_markdown())
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
+    if let Some(verification) = &run.verification {
+        for path in &args.reports {
+            let text = match ReportFormat::of(path)? {
+                ReportFormat::Markdown => verification.to_markdown(),
+                ReportFormat::Html => verification.to_html(),
+            };
+            std::fs::write(path, text)
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            eprintln!("[testkit] wrote the verification report {}", path.display());
+        }
+    }
+    print_verdict(&run);
+    Ok(if report.passed() {
+        ExitCode::SUCCESS
     } else {
+        ExitCode::from(1)
+    })
+}
+
+/// The last line of `check` and `review`.
+pub(crate) fn print_verdict(run: &Verified) {
+    let verdict = if run.report.passed() {
+        "PASSED"
+    } else {
+        "FAILED"
+    };
+    println!(
+        "{verdict}: {} checks, {} failed ({:.1}s)",
+        run.report.checks.len(),
+        run.report.failures().count(),
+        run.started.elapsed().as_secs_f64()
+    );
+}
+
+/// Runs the suite with live progress; `with_facts` also asks the plugin
+/// about itself, captures its log and builds the verification report.
+pub(crate) async fn verify(args: &Args, with_facts: bool) -> Result<Verified, String> {
+    let started = Instant::now();
+    let plugin_log = if with_facts {
         PluginLog::install()
+    } else {
+        None
     };
     let (kind, mut facts) = match args.kind {
         Some(k) => (k, None),
@@ -414,7 +592,7 @@ async fn check(args: &Args) -> Result<ExitCode, String> {
             probe::detect(&args.plugin).await?
         }
     };
-    if !args.reports.is_empty() && facts.is_none() && kind != Kind::Csi {
+    if with_facts && facts.is_none() && kind != Kind::Csi {
         facts = Some(probe::facts(kind, &args.plugin).await);
     }
     eprintln!(
@@ -445,15 +623,7 @@ async fn check(args: &Args) -> Result<ExitCode, String> {
     }
     logs.finish();
     println!("{report}");
-    if let Some(path) = &args.junit {
-        std::fs::write(path, report.to_junit_xml())
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    }
-    if let Some(path) = &args.markdown {
-        std::fs::write(path, report.to_markdown())
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    }
-    if !args.reports.is_empty() {
+    let verification = with_facts.then(|| {
         let facts = facts.unwrap_or_else(|| probe::Facts {
             plugin: Default::default(),
             schema: nomad_plugin_testkit::verification::SchemaInfo::Unavailable(
@@ -462,7 +632,7 @@ async fn check(args: &Args) -> Result<ExitCode, String> {
             task_schema: None,
             protocols: Vec::new(),
         });
-        let verification = VerificationReport {
+        VerificationReport {
             suite: report.clone(),
             plugin: facts.plugin,
             schema: facts.schema,
@@ -471,28 +641,16 @@ async fn check(args: &Args) -> Result<ExitCode, String> {
             failure_logs: logs.logs(),
             machine: Machine::current(),
             command: Some(command_line()),
-        };
-        for path in &args.reports {
-            let text = match ReportFormat::of(path)? {
-                ReportFormat::Markdown => verification.to_markdown(),
-                ReportFormat::Html => verification.to_html(),
-            };
-            std::fs::write(path, text)
-                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-            eprintln!("[testkit] wrote the verification report {}", path.display());
         }
-    }
-    let verdict = if report.passed() { "PASSED" } else { "FAILED" };
-    println!(
-        "{verdict}: {} checks, {} failed ({:.1}s)",
-        report.checks.len(),
-        report.failures().count(),
-        started.elapsed().as_secs_f64()
-    );
-    Ok(if report.passed() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
+    });
+    Ok(Verified {
+        report,
+        verification,
+        full_log: logs.full_log(),
+        // Exec-based plugins do not log through hclog: their output is in
+        // each check's detail.
+        log_captured: logs.captured() && !matches!(kind, Kind::HostVolume | Kind::Secrets),
+        started,
     })
 }
 
@@ -586,6 +744,45 @@ mod tests {
         assert!(parse(&["check", "bin", "--junit"]).is_err());
         assert!(parse(&["frobnicate", "bin"]).is_err());
         assert!(parse(&["check", "a", "b"]).is_err());
+    }
+
+    #[test]
+    fn takes_the_plugin_block_of_an_agent_config() {
+        let agent = "plugin_dir = \"/opt/nomad/plugins\"\n\nplugin \"other\" {\n  config {\n    a = 1\n  }\n}\n\nplugin \"acme\" {\n  args = [\"-x\"]\n  config {\n    default_signal = \"SIGINT\"\n  }\n}\n";
+        let got = agent_plugin_config(agent, Path::new("target/debug/acme"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(got.trim(), "default_signal = \"SIGINT\"");
+        let e = agent_plugin_config(agent, Path::new("nope")).unwrap_err();
+        assert!(e.contains("no plugin \"nope\" block"), "{e}");
+        assert!(e.contains("\"acme\""), "{e}");
+        assert_eq!(
+            agent_plugin_config("config {\n  a = 1\n}\n", Path::new("acme")).unwrap(),
+            None
+        );
+        let bare = "plugin \"acme\" {\n}\n";
+        assert_eq!(
+            agent_plugin_config(bare, Path::new("acme")).unwrap(),
+            Some(String::new())
+        );
+    }
+
+    #[test]
+    fn parses_review_and_skip() {
+        let a = parse(&[
+            "review", "bin", "--out", "pkg", "--crate", "src", "--skip", "recover",
+        ])
+        .unwrap();
+        assert_eq!(a.out, Some(PathBuf::from("pkg")));
+        assert_eq!(a.crate_dir, Some(PathBuf::from("src")));
+        assert_eq!(a.skip, vec!["recover"]);
+        let e = parse(&["review", "bin"]).unwrap_err();
+        assert!(e.contains("--out"), "{e}");
+        let e = parse(&["check", "bin", "--skip", "nope"]).unwrap_err();
+        assert!(e.contains("not a driver suite group"), "{e}");
+        let e = parse(&["check", "bin", "--skip", "base"]).unwrap_err();
+        assert!(e.contains("can be left out"), "{e}");
+        assert!(parse(&["check", "bin", "--out", "x"]).is_err());
     }
 
     #[test]

@@ -13,8 +13,7 @@ use nomad_plugin_proto::nomad::drivers::driver_client::DriverClient;
 use nomad_plugin_proto::nomad::drivers::TaskConfigSchemaRequest;
 use nomad_plugin_proto::nomad::hclspec::Spec as HclSpec;
 use nomad_plugin_sdk::base::PLUGIN_API_VERSION;
-use nomad_plugin_sdk::config::schema::Spec;
-use nomad_plugin_sdk::runtime::handshake::CORE_PROTOCOL_VERSION;
+use nomad_plugin_sdk::host::CORE_PROTOCOL_VERSION;
 use nomad_plugin_testkit::common::{FingerprintVerdict, HostVolumeCaller, SecretsCaller};
 use nomad_plugin_testkit::csi::{CsiClient, CSI_SPEC_VERSION};
 use nomad_plugin_testkit::launch::{Launcher, RunningPlugin};
@@ -227,7 +226,7 @@ fn schema_info(
         Err(_) => SchemaInfo::Unavailable(format!("{rpc} did not answer")),
         Ok(Err(s)) => SchemaInfo::Unavailable(format!("{rpc} failed: {s}")),
         Ok(Ok(None)) => SchemaInfo::Empty,
-        Ok(Ok(Some(spec))) => match Spec::from_proto(&spec) {
+        Ok(Ok(Some(spec))) => match nomad_plugin_sdk::host::schema::from_proto(&spec) {
             Ok(spec) => {
                 let rows = schema_rows(&spec);
                 if rows.is_empty() {

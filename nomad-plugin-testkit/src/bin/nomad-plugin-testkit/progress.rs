@@ -62,6 +62,9 @@ struct LogState {
     logs: BTreeMap<String, Vec<String>>,
     /// The previous check, if it failed: it gets the next lines too.
     last_failed: Option<String>,
+    /// Every line seen, each after a `--- <check>` marker line for the
+    /// check that ended after it was logged (the review package's full log).
+    all: Vec<String>,
 }
 
 impl FailureLogs {
@@ -74,6 +77,7 @@ impl FailureLogs {
                 source,
                 logs: BTreeMap::new(),
                 last_failed: None,
+                all: Vec::new(),
             })),
         }
     }
@@ -99,6 +103,8 @@ impl FailureLogs {
             return;
         };
         let lines = state.source.take_new();
+        state.all.extend_from_slice(&lines);
+        state.all.push(format!("--- {name}: {status:?}"));
         if let Some(previous) = state.last_failed.take() {
             let end = lines.len().min(LOG_LINES_PER_FAILURE);
             state
@@ -123,8 +129,9 @@ impl FailureLogs {
         let Ok(mut state) = self.state.lock() else {
             return;
         };
+        let lines = state.source.take_new();
+        state.all.extend_from_slice(&lines);
         if let Some(last) = state.last_failed.take() {
-            let lines = state.source.take_new();
             let end = lines.len().min(LOG_LINES_PER_FAILURE);
             state
                 .logs
@@ -132,6 +139,27 @@ impl FailureLogs {
                 .or_default()
                 .extend_from_slice(&lines[..end]);
         }
+    }
+
+    /// Every line the plugin logged during the suite, in order, with a
+    /// `--- <check>: <status>` line after the lines of each check; empty
+    /// when nothing was captured.
+    pub fn full_log(&self) -> Vec<String> {
+        self.state
+            .lock()
+            .map(|s| {
+                if matches!(s.source, LogSource::None) {
+                    Vec::new()
+                } else {
+                    s.all.clone()
+                }
+            })
+            .unwrap_or_default()
+    }
+
+    /// Whether the plugin's log lines were captured at all.
+    pub fn captured(&self) -> bool {
+        self.enabled()
     }
 
     pub fn logs(&self) -> BTreeMap<String, Vec<String>> {
@@ -192,6 +220,20 @@ mod tests {
         assert_eq!(got.len(), 2, "{got:?}");
         assert_eq!(got["b"], vec!["during b", "b's plugin dies"]);
         assert_eq!(got["d"], vec!["during d", "after the suite"]);
+        assert_eq!(
+            logs.full_log(),
+            vec![
+                "during a",
+                "--- a: Passed",
+                "during b",
+                "--- b: Failed",
+                "b's plugin dies",
+                "--- c: Passed",
+                "during d",
+                "--- d: Failed",
+                "after the suite",
+            ]
+        );
     }
 
     #[test]
@@ -200,5 +242,7 @@ mod tests {
         logs.on_check("a", CheckStatus::Failed);
         logs.finish();
         assert!(logs.logs().values().all(Vec::is_empty));
+        assert!(logs.full_log().is_empty());
+        assert!(!logs.captured());
     }
 }

@@ -120,11 +120,7 @@ impl DirVolumes {
     }
 
     fn volume(id: &str, meta: &Meta) -> Volume {
-        Volume {
-            volume_id: id.to_string(),
-            capacity_bytes: meta.capacity_bytes,
-            ..Default::default()
-        }
+        Volume::new(id, meta.capacity_bytes)
     }
 
     /// Writes the record through a temporary file, so that a crash never
@@ -141,12 +137,11 @@ impl DirVolumes {
 #[async_trait]
 impl Identity for DirVolumes {
     async fn get_plugin_info(&self) -> CsiResult<PluginInfo> {
-        Ok(PluginInfo {
+        Ok(PluginInfo::new(
             // Reverse-domain notation; put your own domain here.
-            name: "{{name}}.csi.example.com".replace('_', "-"),
-            vendor_version: env!("CARGO_PKG_VERSION").into(),
-            manifest: Map::new(),
-        })
+            "{{name}}.csi.example.com".replace('_', "-"),
+            env!("CARGO_PKG_VERSION"),
+        ))
     }
 
     async fn probe(&self) -> CsiResult<bool> {
@@ -230,10 +225,7 @@ impl ListVolumes for DirVolumes {
         let entries = self
             .all()?
             .iter()
-            .map(|(id, meta)| VolumeEntry {
-                volume: Self::volume(id, meta),
-                ..Default::default()
-            })
+            .map(|(id, meta)| VolumeEntry::new(Self::volume(id, meta)))
             .collect();
         page.paginate(entries, |e| e.volume.volume_id.as_str())
     }
@@ -242,10 +234,7 @@ impl ListVolumes for DirVolumes {
 #[async_trait]
 impl Node for DirVolumes {
     async fn node_get_info(&self) -> CsiResult<NodeInfo> {
-        Ok(NodeInfo {
-            node_id: self.config.node_id.clone(),
-            ..Default::default()
-        })
+        Ok(NodeInfo::new(self.config.node_id.clone()))
     }
 
     async fn node_publish_volume(&self, req: NodePublishVolumeRequest) -> CsiResult<()> {

@@ -15,7 +15,6 @@
 //! Replace the `LaunchSpec` in `start_task` with your runtime's command
 //! line, or replace the executor calls with calls to your runtime.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::RwLock;
 use std::time::{Duration, SystemTime};
@@ -107,14 +106,8 @@ impl CommandDriver {
     }
 
     fn event(&self, task: &Task, task_id: &str, message: String) {
-        self.events.emit(TaskEvent {
-            task_id: task_id.to_string(),
-            alloc_id: task.alloc_id.clone(),
-            task_name: task.name.clone(),
-            timestamp: SystemTime::now(),
-            message,
-            annotations: BTreeMap::new(),
-        });
+        self.events
+            .emit(TaskEvent::new(task_id, &task.alloc_id, &task.name, message));
     }
 }
 
@@ -157,13 +150,11 @@ impl Driver for CommandDriver {
     type State = TaskRecord;
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            send_signals: true,
-            exec: true,
-            // Tasks see the host's filesystem; volume mounts are not made.
-            mounts: false,
-            ..Capabilities::default()
-        }
+        // Tasks see the host's filesystem; volume mounts are not made.
+        Capabilities::default()
+            .send_signals(true)
+            .exec(true)
+            .mounts(false)
     }
 
     async fn fingerprint(&self) -> Fingerprint {
@@ -214,10 +205,7 @@ impl Driver for CommandDriver {
             },
         );
         self.event(&t, &task.id, format!("Started process {pid}"));
-        Ok(StartedTask {
-            state,
-            network: None,
-        })
+        Ok(StartedTask::new(state))
     }
 
     async fn recover_task(
