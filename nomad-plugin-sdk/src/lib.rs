@@ -13,6 +13,7 @@
 //! | feature | module | plugin kind | entry point |
 //! |---|---|---|---|
 //! | `driver` | [`driver`] | task driver (`driver = "..."` in jobs) | `driver::serve` |
+//! | `executor` | `executor` | supervised, cgroup-limited task processes for drivers (Linux) | `executor::Executor` |
 //! | `device` | `device` | device plugin (GPUs, FPGAs, disks) | `device::serve` |
 //! | `csi` | `csi` | Container Storage Interface plugin | `csi::serve` |
 //! | `autoscaler` | `autoscaler` | Nomad Autoscaler APM, strategy, target | `autoscaler::apm::serve`, `autoscaler::strategy::serve`, `autoscaler::target::serve` |
@@ -120,6 +121,8 @@ pub mod csi;
 #[cfg_attr(docsrs, doc(cfg(feature = "driver")))]
 pub mod driver;
 mod error;
+#[cfg(feature = "executor")]
+pub mod executor;
 pub mod runtime;
 
 pub use error::PluginError;

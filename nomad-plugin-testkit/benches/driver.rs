@@ -11,6 +11,7 @@
 //! `BENCH_TASKS` [1000] `sleep` tasks held at once,
 //! `BENCH_RPC_SECS` [3] seconds per InspectTask rate measurement,
 //! `BENCH_WAITS` [30] WaitTask wake-ups,
+//! `BENCH_STOPS` [30] StopTask round trips,
 //! `BENCH_EXEC_MB` [64] MiB written to stdout by the exec session,
 //! `BENCH_STATS_TASKS` [all started tasks] TaskStats streams,
 //! `BENCH_STATS_SECS` [10] CPU sampling window for the stats streams.
@@ -25,8 +26,8 @@ use futures::channel::mpsc;
 use nomad_plugin_proto::nomad::drivers::driver_client::DriverClient;
 use nomad_plugin_proto::nomad::drivers::exec_task_streaming_request::Setup;
 use nomad_plugin_proto::nomad::drivers::{
-    ExecTaskStreamingIoOperation, ExecTaskStreamingRequest, InspectTaskRequest, TaskStatsRequest,
-    WaitTaskRequest,
+    ExecTaskStreamingIoOperation, ExecTaskStreamingRequest, InspectTaskRequest, StopTaskRequest,
+    TaskStatsRequest, WaitTaskRequest,
 };
 use nomad_plugin_testkit::launch::Launcher;
 
@@ -48,6 +49,10 @@ struct Figures {
     rpc1: f64,
     rpc16: f64,
     wait: Vec<Duration>,
+    stop: Vec<Duration>,
+    /// Supervisor processes (the executor's, one per task) and their RSS.
+    supervisors: usize,
+    supervisor_rss: u64,
     exec_mbps: f64,
     stats_streams: usize,
     stats_live: usize,
@@ -137,6 +142,55 @@ async fn wait_latency(b: &mut Bench, n: usize) -> anyhow::Result<Duration> {
 
 /// MiB/s of stdout through one ExecTaskStreaming session running
 /// `head -c <mb>M /dev/zero` inside a running task.
+/// StopTask on a running `sleep` (which dies of the SIGTERM): the time
+/// until StopTask answers, which includes the driver's wait for the exit
+/// and, on the executor, killing what is left in the task's cgroup.
+async fn stop_latency(b: &mut Bench, n: usize) -> anyhow::Result<Duration> {
+    let cfg = b.task(50_000 + n, "sleep", &["600"])?;
+    let (id, _) = b.start(cfg).await?;
+    let t = Instant::now();
+    b.client
+        .stop_task(StopTaskRequest {
+            task_id: id.clone(),
+            timeout: Some(nomad_plugin_proto::prost_types::Duration {
+                seconds: 30,
+                nanos: 0,
+            }),
+            signal: "SIGTERM".into(),
+        })
+        .await
+        .context("StopTask")?;
+    let took = t.elapsed();
+    b.destroy(&id).await?;
+    Ok(took)
+}
+
+/// The executor's supervisor processes on the machine (one per task) and
+/// their total RSS: the per-task cost the plugin's own RSS does not show.
+fn supervisors() -> (usize, u64) {
+    let mut n = 0;
+    let mut rss = 0;
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(cmd) = std::fs::read(e.path().join("cmdline")) else {
+            continue;
+        };
+        if !String::from_utf8_lossy(&cmd).contains("__nomad-plugin-executor-supervise") {
+            continue;
+        }
+        let kib = std::fs::read_to_string(e.path().join("status"))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("VmRSS:"))
+                    .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+            })
+            .unwrap_or(0);
+        n += 1;
+        rss += kib * 1024;
+    }
+    (n, rss)
+}
+
 async fn exec_throughput(b: &Bench, id: &str, mb: usize) -> anyhow::Result<f64> {
     let (tx, rx) = mpsc::unbounded::<ExecTaskStreamingRequest>();
     tx.unbounded_send(ExecTaskStreamingRequest {
@@ -258,6 +312,7 @@ async fn measure(name: &str, binary: &Path) -> anyhow::Result<Figures> {
     let tasks = env_usize("BENCH_TASKS", 1000);
     let rpc_secs = env_usize("BENCH_RPC_SECS", 3) as u64;
     let waits = env_usize("BENCH_WAITS", 30);
+    let stops = env_usize("BENCH_STOPS", 30);
     let exec_mb = env_usize("BENCH_EXEC_MB", 64);
     let stats_tasks = env_usize("BENCH_STATS_TASKS", tasks);
     let stats_secs = env_usize("BENCH_STATS_SECS", 10) as u64;
@@ -284,6 +339,11 @@ async fn measure(name: &str, binary: &Path) -> anyhow::Result<Figures> {
             f.wait.push(d);
         }
         f.wait.sort();
+        for i in 0..stops {
+            let d = stop_latency(&mut b, i).await?;
+            f.stop.push(d);
+        }
+        f.stop.sort();
         // Best of three sessions: the first pays for page-cache warm-up.
         for _ in 0..3 {
             let r = exec_throughput(&b, &probe, exec_mb).await?;
@@ -303,6 +363,7 @@ async fn measure(name: &str, binary: &Path) -> anyhow::Result<Figures> {
         f.tasks = ids.len();
         tokio::time::sleep(Duration::from_millis(500)).await;
         f.rss_loaded = b.plugin.rss_bytes().unwrap_or(0);
+        (f.supervisors, f.supervisor_rss) = supervisors();
 
         eprintln!("[{name}] TaskStats on {stats_tasks} tasks for {stats_secs}s");
         stats_cost(&b, &ids[..stats_tasks.min(ids.len())], stats_secs, &mut f).await?;
@@ -335,6 +396,16 @@ fn ms(d: Duration) -> String {
     } else {
         format!("{ms:.1}")
     }
+}
+
+fn per_task_kib(total: u64, base: u64, n: usize) -> String {
+    if n == 0 {
+        return "-".into();
+    }
+    format!(
+        "{:.0}",
+        total.saturating_sub(base) as f64 / 1024.0 / n as f64
+    )
 }
 
 fn mib(b: u64) -> String {
@@ -445,6 +516,41 @@ async fn run() -> anyhow::Result<()> {
             dur(&r.wait),
             dur(&g.wait),
             rd(pct(&r.wait, 0.5), pct(&g.wait, 0.5)),
+        ),
+        (
+            format!(
+                "StopTask→answered (SIGTERM, the task exits), ms (min / median / p99, {} stops)",
+                r.stop.len()
+            ),
+            dur(&r.stop),
+            dur(&g.stop),
+            rd(pct(&r.stop, 0.5), pct(&g.stop, 0.5)),
+        ),
+        (
+            format!(
+                "plugin RSS per running task (RSS with {} tasks − idle RSS) / tasks, KiB",
+                r.tasks
+            ),
+            per_task_kib(r.rss_loaded, r.rss_idle, r.tasks),
+            per_task_kib(g.rss_loaded, g.rss_idle, g.tasks),
+            rf(
+                r.rss_loaded.saturating_sub(r.rss_idle) as f64,
+                g.rss_loaded.saturating_sub(g.rss_idle) as f64,
+            ),
+        ),
+        (
+            "supervisor processes with the tasks running: count, RSS per supervisor KiB".into(),
+            format!(
+                "{}, {}",
+                r.supervisors,
+                per_task_kib(r.supervisor_rss, 0, r.supervisors)
+            ),
+            format!(
+                "{}, {}",
+                g.supervisors,
+                per_task_kib(g.supervisor_rss, 0, g.supervisors)
+            ),
+            f64::NAN,
         ),
         (
             "ExecTaskStreaming stdout, MiB/s (best of 3)".into(),

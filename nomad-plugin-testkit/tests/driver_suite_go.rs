@@ -5,7 +5,7 @@
 
 mod support;
 
-use nomad_plugin_testkit::driver::{CheckStatus, DriverSuite, SuiteReport};
+use nomad_plugin_testkit::driver::{CheckStatus, DriverSuite, SuiteReport, GROUPS};
 
 fn suite() -> DriverSuite {
     DriverSuite::new(support::go_host("go-exec-driver"))
@@ -14,7 +14,18 @@ fn suite() -> DriverSuite {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn go_exec_driver_passes_the_whole_suite() {
-    let report = suite().run().await;
+    // All but `limits` (the Go reference driver tracks tasks by process
+    // group, without cgroups, like raw_exec: see the test below) and
+    // `isolation` (skipped for its fs_isolation = NONE).
+    let report = suite()
+        .only(
+            GROUPS
+                .iter()
+                .copied()
+                .filter(|g| !matches!(*g, "limits" | "isolation")),
+        )
+        .run()
+        .await;
     println!("{report}");
     report.assert_passed();
     // Every group ran for real: nothing the Go driver supports was skipped.
@@ -194,4 +205,19 @@ async fn a_crash_on_an_unknown_id_is_caught_and_the_suite_goes_on() {
         Some(CheckStatus::Passed),
         "{r}"
     );
+}
+
+/// The Go reference driver has no cgroups: the `limits` group says what
+/// that costs a Nomad operator, check by check.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_driver_without_cgroups_fails_the_limits_group() {
+    let r = suite().only(["limits"]).run().await;
+    println!("{r}");
+    assert_failed(
+        &r,
+        "limits.memory_oom_killed",
+        "does not enforce the memory limit",
+    );
+    assert_failed(&r, "limits.stop_destroy_leaves_nothing", "setsid");
+    assert_failed(&r, "limits.stats_whole_tree", "holds 64 MiB");
 }

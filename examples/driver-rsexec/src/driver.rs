@@ -1,33 +1,34 @@
 //! The `rsexec` driver: Nomad's task lifecycle over supervised processes.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::path::PathBuf;
+use std::sync::RwLock;
+use std::time::Duration;
 
 use nomad_plugin_sdk::base::{AgentConfig, BasePlugin, PluginInfo};
-use nomad_plugin_sdk::driver::process::{self, GroupStats};
+use nomad_plugin_sdk::driver::process;
 use nomad_plugin_sdk::driver::{
-    self, Capabilities, EventBus, ExecOutput, ExecSession, ExitResult, ExitWatch, Fingerprint,
-    RecoveredTask, StartedTask, TaskEvent, TaskResourceUsage, TaskState, TaskStatus, TaskStore,
+    self, Capabilities, EventBus, ExecOutput, ExecSession, ExitResult, Fingerprint, RecoveredTask,
+    StartedTask, TaskEvent, TaskResourceUsage, TaskStatus, TaskStore,
 };
+use nomad_plugin_sdk::executor::{Executor, ExecutorState, ExecutorTask, LaunchSpec, Limits};
 use nomad_plugin_sdk::PluginError;
 use serde::{Deserialize, Serialize};
-use tokio::io::AsyncBufReadExt;
-
-use crate::supervisor::{write_atomic, Exit, Spec};
 
 const NAME: &str = "rsexec";
 
 /// The agent's `plugin "rsexec" { config { ... } }` block.
 #[derive(Debug, Clone, Deserialize, nomad_plugin_sdk::ConfigSchema)]
 pub struct AgentSettings {
-    /// Directory for task records (spec, pid, exit status). Default: a
+    /// Directory for task records (spec, exit status). Default: a
     /// `rsexec` directory in the system temp dir.
     pub state_dir: Option<String>,
     /// Signal for stopping tasks whose job sets no `kill_signal`.
     #[nomad(default = "SIGINT")]
     pub default_signal: String,
+    /// The cgroup (under each hierarchy) that holds the tasks' cgroups.
+    #[nomad(default = "nomad-rs")]
+    pub cgroup_parent: String,
 }
 
 /// A task's `config { ... }` block.
@@ -44,79 +45,36 @@ pub struct RsExecTask {
     /// Environment variables added to the task's.
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// Enforce the task's `cpu` as a hard limit (a CFS quota), as Nomad's
+    /// exec driver does with `cpu_hard_limit`.
+    #[serde(default)]
+    pub cpu_hard_limit: bool,
+    /// The CFS period for `cpu_hard_limit`, in microseconds (default
+    /// 100000).
+    #[serde(default)]
+    pub cpu_cfs_period: u64,
 }
 
 /// What Nomad keeps for each task: enough to find it after any restart.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct RsExecState {
-    /// The task's record directory.
-    pub dir: PathBuf,
-    /// The supervisor's pid and start time.
-    pub supervisor: (i32, u64),
-    /// The task process's pid (also its process group) and start time.
-    pub task: (i32, u64),
-    /// Start time, ms since the epoch.
-    pub started_at_ms: u64,
+    /// The executor's record of the task.
+    pub executor: ExecutorState,
 }
 
 struct Task {
     name: String,
     alloc_id: String,
-    state: RsExecState,
-    spec: Spec,
-    exit: ExitWatch,
-    completed_at: Mutex<Option<SystemTime>>,
-    stats: Mutex<GroupStats>,
-}
-
-impl Task {
-    fn pgid(&self) -> i32 {
-        self.state.task.0
-    }
+    exec: ExecutorTask,
 }
 
 /// The driver.
 #[derive(Default)]
 pub struct RsExec {
     settings: RwLock<Option<AgentSettings>>,
+    executor: RwLock<Option<Executor>>,
     tasks: TaskStore<Task>,
     events: EventBus,
-}
-
-fn millis(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
-
-fn internal(context: &str, e: impl std::fmt::Display) -> PluginError {
-    PluginError::Internal(format!("{context}: {e}"))
-}
-
-/// Looks up a user's uid and gid.
-fn lookup_user(name: &str) -> Result<(u32, u32), PluginError> {
-    let cname = std::ffi::CString::new(name)
-        .map_err(|_| PluginError::InvalidArgument(format!("invalid user name {name:?}")))?;
-    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
-    let mut buf = vec![0 as libc::c_char; 16 * 1024];
-    let mut result: *mut libc::passwd = std::ptr::null_mut();
-    // SAFETY: all pointers refer to live memory of this frame; the buffer
-    // length is passed along.
-    let rc = unsafe {
-        libc::getpwnam_r(
-            cname.as_ptr(),
-            &mut pwd,
-            buf.as_mut_ptr(),
-            buf.len(),
-            &mut result,
-        )
-    };
-    if rc != 0 || result.is_null() {
-        return Err(PluginError::InvalidArgument(format!(
-            "user {name:?} does not exist on this node"
-        )));
-    }
-    Ok((pwd.pw_uid, pwd.pw_gid))
 }
 
 impl RsExec {
@@ -127,6 +85,25 @@ impl RsExec {
             .and_then(|s| s.as_ref().and_then(|s| s.state_dir.clone()))
             .map(PathBuf::from)
             .unwrap_or_else(|| std::env::temp_dir().join(NAME))
+    }
+
+    /// The executor, made on first use from the agent config.
+    fn executor(&self) -> Executor {
+        if let Some(e) = self.executor.read().ok().and_then(|e| e.clone()) {
+            return e;
+        }
+        let parent = self
+            .settings
+            .read()
+            .ok()
+            .and_then(|s| s.as_ref().map(|s| s.cgroup_parent.clone()))
+            .unwrap_or_else(|| "nomad-rs".into());
+        let host = nomad_plugin_sdk::executor::CgroupHost::detect(&parent).ok();
+        let e = Executor::new(self.state_root()).with_cgroups(host);
+        if let Ok(mut slot) = self.executor.write() {
+            *slot = Some(e.clone());
+        }
+        e
     }
 
     fn default_signal(&self) -> String {
@@ -140,91 +117,6 @@ impl RsExec {
     fn event(&self, task: &Task, id: &str, message: String) {
         self.events
             .emit(TaskEvent::new(id, &task.alloc_id, &task.name, message));
-    }
-
-    /// Watches a supervisor that is our child.
-    fn watch_child(task: Arc<Task>, mut child: tokio::process::Child) {
-        tokio::spawn(async move {
-            let _ = child.wait().await;
-            finish(&task);
-        });
-    }
-
-    /// Watches a supervisor started by an earlier plugin process. It is
-    /// not our child, so it cannot be waited for: its pidfd becomes
-    /// readable when it exits, and the async reactor watches that, so any
-    /// number of recovered tasks costs no threads.
-    fn watch_pid(task: Arc<Task>) {
-        let (pid, start) = task.state.supervisor;
-        tokio::spawn(async move {
-            wait_for_exit(pid, start).await;
-            finish(&task);
-        });
-    }
-}
-
-/// Reads the exit record and wakes the waiters.
-fn finish(task: &Task) {
-    let exit = match std::fs::read(task.state.dir.join("exit.json"))
-        .ok()
-        .and_then(|b| serde_json::from_slice::<Exit>(&b).ok())
-    {
-        Some(e) => {
-            let mut exit = ExitResult::code(e.code);
-            exit.signal = e.signal;
-            exit.err = e.error;
-            exit
-        }
-        None => ExitResult::error("the task's supervisor died without recording an exit status"),
-    };
-    if let Ok(mut c) = task.completed_at.lock() {
-        c.get_or_insert_with(SystemTime::now);
-    }
-    task.exit.exited(exit);
-}
-
-/// Returns once process `pid` (started at `start`) is gone: pidfd in the
-/// async reactor, no polling loop.
-async fn wait_for_exit(pid: i32, start: u64) {
-    use std::os::fd::FromRawFd;
-    if !process::same_process_alive(pid, start) {
-        return;
-    }
-    // SAFETY: plain syscall; the descriptor is checked, then owned.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } as i32;
-    if fd < 0 {
-        return;
-    }
-    // SAFETY: pidfd_open returned a new descriptor nothing else owns.
-    let pidfd = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
-    // The pid could have been reused between the check and pidfd_open.
-    if !process::same_process_alive(pid, start) {
-        return;
-    }
-    // SAFETY: `pidfd` is owned by the AsyncFd for as long as it is
-    // registered, and never closed or replaced behind its back.
-    match unsafe { tokio::io::unix::AsyncFd::register(pidfd) } {
-        Ok(afd) => {
-            let _ = afd.readable().await;
-        }
-        Err(e) => {
-            let (pidfd, error) = e.into_parts();
-            tracing::warn!(pid, error = %error, "cannot watch the supervisor's pidfd; waiting on a thread");
-            let _ = tokio::task::spawn_blocking(move || {
-                use std::os::fd::AsRawFd;
-                let mut pfd = libc::pollfd {
-                    fd: pidfd.as_raw_fd(),
-                    events: libc::POLLIN,
-                    revents: 0,
-                };
-                // SAFETY: one valid pollfd over a descriptor we own.
-                while unsafe { libc::poll(&mut pfd, 1, -1) } < 0
-                    && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted
-                {
-                }
-            })
-            .await;
-        }
     }
 }
 
@@ -251,6 +143,9 @@ impl BasePlugin for RsExec {
         if let Ok(mut s) = self.settings.write() {
             *s = Some(config);
         }
+        if let Ok(mut e) = self.executor.write() {
+            *e = None;
+        }
         Ok(())
     }
 }
@@ -265,8 +160,26 @@ impl driver::Driver for RsExec {
     }
 
     async fn fingerprint(&self) -> Fingerprint {
-        Fingerprint::healthy()
-            .attribute(format!("driver.{NAME}.version"), env!("CARGO_PKG_VERSION"))
+        let executor = self.executor();
+        let fp = Fingerprint::healthy()
+            .attribute(format!("driver.{NAME}.version"), env!("CARGO_PKG_VERSION"));
+        match executor.cgroups() {
+            Some(cg) => fp.attribute(
+                format!("driver.{NAME}.cgroup.version"),
+                match cg.version() {
+                    nomad_plugin_sdk::executor::CgroupVersion::V1 => "1",
+                    nomad_plugin_sdk::executor::CgroupVersion::V2 => "2",
+                },
+            ),
+            // raw_exec-like: tasks still run, without limits.
+            None => fp.attribute(
+                format!("driver.{NAME}.cgroup.missing"),
+                executor
+                    .cgroup_problem()
+                    .unwrap_or("no cgroups")
+                    .to_string(),
+            ),
+        }
     }
 
     fn events(&self) -> Option<&EventBus> {
@@ -277,107 +190,49 @@ impl driver::Driver for RsExec {
         &self,
         task: driver::Task<RsExecTask>,
     ) -> Result<StartedTask<RsExecState>, PluginError> {
-        // Held until the task is stored: a second StartTask for this id is
-        // refused meanwhile, and a failed start frees the id.
-        let claim = self.tasks.claim(&task.id)?;
+        if self.tasks.contains(&task.id) {
+            return Err(PluginError::AlreadyExists(format!(
+                "task {:?} is already running",
+                task.id
+            )));
+        }
         let cfg = &task.config;
         if cfg.command.is_empty() {
             return Err(PluginError::InvalidConfig(
                 "command must not be empty".into(),
             ));
         }
-        let uid_gid = if task.task.user.is_empty() {
-            None
-        } else {
-            Some(lookup_user(&task.task.user)?)
-        };
-        let dir = self.state_root().join(task.id.replace('/', "_"));
-        std::fs::create_dir_all(&dir).map_err(|e| internal("creating the task record", e))?;
-        let cwd = cfg.cwd.clone().unwrap_or_else(|| {
-            let d = task.task.task_dir(&task.name);
-            if d.is_dir() {
-                d.display().to_string()
-            } else {
-                "/".into()
-            }
-        });
+        let executor = self.executor();
+        let mut spec = LaunchSpec::for_task(&task.id, &task.name, &task.task, cfg.command.clone())
+            .args(cfg.args.clone());
+        // raw_exec-like: the host's environment, then Nomad's, then ours.
         let mut env: BTreeMap<String, String> = std::env::vars().collect();
-        env.extend(task.task.env.clone());
+        env.extend(spec.env);
         env.extend(cfg.env.clone());
-        let spec = Spec {
-            command: cfg.command.clone(),
-            args: cfg.args.clone(),
-            cwd,
-            env: env.into_iter().collect(),
-            uid_gid,
-            stdout: task.task.stdout_path.display().to_string(),
-            stderr: task.task.stderr_path.display().to_string(),
+        spec.env = env;
+        if let Some(cwd) = &cfg.cwd {
+            spec.cwd = cwd.into();
+        }
+        spec.limits = if executor.cgroups().is_some() {
+            Limits::from_resources(&task.task.resources, cfg.cpu_hard_limit, cfg.cpu_cfs_period)?
+        } else {
+            Limits::none()
         };
-        let body = serde_json::to_vec(&spec).map_err(|e| internal("encoding the task spec", e))?;
-        write_atomic(&dir, "spec.json", &body).map_err(|e| internal("writing the task spec", e))?;
-        let _ = std::fs::remove_file(dir.join("exit.json"));
-
-        let exe = std::env::current_exe().map_err(|e| internal("locating the plugin binary", e))?;
-        let mut child = tokio::process::Command::new(exe)
-            .arg("supervise")
-            .arg(&dir)
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .map_err(|e| internal("starting the task supervisor", e))?;
-        let sup_pid = child.id().map(|p| p as i32).unwrap_or(0);
-        let sup_start = process::process_start_time(sup_pid).unwrap_or(0);
-        let Some(stdout) = child.stdout.take() else {
-            return Err(internal("starting the task supervisor", "no stdout pipe"));
-        };
-        let mut line = String::new();
-        let read = tokio::time::timeout(
-            Duration::from_secs(60),
-            tokio::io::BufReader::new(stdout).read_line(&mut line),
-        )
-        .await;
-        let words: Vec<&str> = line.split_whitespace().collect();
-        let (task_pid, task_start) = match (read, words.as_slice()) {
-            (Ok(Ok(_)), ["started", pid, start]) => (
-                pid.parse()
-                    .map_err(|e| internal("reading the task pid", e))?,
-                start.parse().unwrap_or(0),
-            ),
-            (Ok(Ok(_)), _) if line.starts_with("error ") => {
-                let _ = child.wait().await;
-                let _ = std::fs::remove_dir_all(&dir);
-                return Err(PluginError::FailedPrecondition(
-                    line["error ".len()..].trim().to_string(),
-                ));
-            }
-            _ => {
-                let _ = child.kill().await;
-                return Err(internal(
-                    "starting the task",
-                    format!("supervisor said {line:?}"),
-                ));
-            }
-        };
-        let started = SystemTime::now();
+        let exec = executor.launch(spec).await?;
         let state = RsExecState {
-            dir,
-            supervisor: (sup_pid, sup_start),
-            task: (task_pid, task_start),
-            started_at_ms: millis(started),
+            executor: exec.state().clone(),
         };
-        let t = claim.insert(Task {
-            name: task.name.clone(),
-            alloc_id: task.task.alloc_id.clone(),
-            state: state.clone(),
-            spec,
-            exit: ExitWatch::new(),
-            completed_at: Mutex::new(None),
-            stats: Mutex::new(GroupStats::new()),
-        });
-        Self::watch_child(t.clone(), child);
-        self.event(&t, &task.id, format!("Started process {task_pid}"));
-        tracing::info!(task_id = %task.id, pid = task_pid, "task started");
+        let pid = exec.pid();
+        let t = self.tasks.insert(
+            &task.id,
+            Task {
+                name: task.name.clone(),
+                alloc_id: task.task.alloc_id.clone(),
+                exec,
+            },
+        );
+        self.event(&t, &task.id, format!("Started process {pid}"));
+        tracing::info!(task_id = %task.id, pid, "task started");
         Ok(StartedTask::new(state))
     }
 
@@ -385,29 +240,22 @@ impl driver::Driver for RsExec {
         &self,
         task: RecoveredTask<RsExecTask, RsExecState>,
     ) -> Result<(), PluginError> {
-        let Ok(claim) = self.tasks.claim(&task.id) else {
-            return Ok(()); // known already, or being recovered by another call
-        };
-        let spec: Spec = std::fs::read(task.state.dir.join("spec.json"))
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .ok_or_else(|| {
-                PluginError::NotFound(format!(
-                    "task {:?}: its record in {} is gone",
-                    task.id,
-                    task.state.dir.display()
-                ))
-            })?;
-        let t = claim.insert(Task {
-            name: task.name.clone(),
-            alloc_id: task.task.alloc_id.clone(),
-            state: task.state.clone(),
-            spec,
-            exit: ExitWatch::new(),
-            completed_at: Mutex::new(None),
-            stats: Mutex::new(GroupStats::new()),
-        });
-        Self::watch_pid(t.clone());
+        if self.tasks.contains(&task.id) {
+            return Ok(());
+        }
+        let exec = self
+            .executor()
+            .recover(&task.state.executor)
+            .await
+            .map_err(|e| PluginError::NotFound(format!("task {:?}: {e}", task.id)))?;
+        let t = self.tasks.insert(
+            &task.id,
+            Task {
+                name: task.name.clone(),
+                alloc_id: task.task.alloc_id.clone(),
+                exec,
+            },
+        );
         self.event(&t, &task.id, "Recovered after a plugin restart".into());
         tracing::info!(task_id = %task.id, "task recovered");
         Ok(())
@@ -415,7 +263,7 @@ impl driver::Driver for RsExec {
 
     async fn wait_task(&self, task_id: &str) -> Result<ExitResult, PluginError> {
         let task = self.tasks.get(task_id)?;
-        Ok(task.exit.wait().await)
+        Ok(task.exec.wait().await)
     }
 
     async fn stop_task(
@@ -425,90 +273,47 @@ impl driver::Driver for RsExec {
         signal: &str,
     ) -> Result<(), PluginError> {
         let task = self.tasks.get(task_id)?;
-        if task.exit.result().is_some() {
-            return Ok(());
-        }
         let name = if signal.is_empty() {
             self.default_signal()
         } else {
             signal.to_string()
         };
-        let sig = process::signal_number(&name)
-            .ok_or_else(|| PluginError::InvalidArgument(format!("unknown signal {name:?}")))?;
-        let _ = process::signal_group(task.pgid(), sig);
-        if tokio::time::timeout(timeout, task.exit.wait())
-            .await
-            .is_err()
-        {
-            tracing::info!(task_id, "task ignored {name} for {timeout:?}; killing it");
-            let _ = process::signal_group(task.pgid(), libc::SIGKILL);
-            tokio::time::timeout(Duration::from_secs(30), task.exit.wait())
-                .await
-                .map_err(|_| internal("stopping the task", "it survived SIGKILL for 30s"))?;
+        if process::signal_number(&name).is_none() {
+            return Err(PluginError::InvalidArgument(format!(
+                "unknown signal {name:?}"
+            )));
         }
-        Ok(())
+        Ok(task.exec.stop(&name, timeout).await?)
     }
 
     async fn destroy_task(&self, task_id: &str, force: bool) -> Result<(), PluginError> {
         let task = self.tasks.get(task_id)?;
-        if task.exit.result().is_none() {
-            if !force {
-                return Err(PluginError::FailedPrecondition(format!(
-                    "task {task_id:?} is still running; stop it first or destroy with force"
-                )));
-            }
-            let _ = process::signal_group(task.pgid(), libc::SIGKILL);
-            tokio::time::timeout(Duration::from_secs(30), task.exit.wait())
-                .await
-                .map_err(|_| internal("destroying the task", "it survived SIGKILL for 30s"))?;
+        if task.exec.exit().is_none() && !force {
+            return Err(PluginError::FailedPrecondition(format!(
+                "task {task_id:?} is still running; stop it first or destroy with force"
+            )));
         }
-        // Whatever the task left running in its group goes too.
-        let _ = process::signal_group(task.pgid(), libc::SIGKILL);
-        let _ = std::fs::remove_dir_all(&task.state.dir);
+        task.exec.destroy().await?;
         self.tasks.remove(task_id);
         Ok(())
     }
 
     async fn inspect_task(&self, task_id: &str) -> Result<TaskStatus, PluginError> {
-        let task = self.tasks.get(task_id)?;
-        let exit = task.exit.result();
-        let state = if exit.is_some() {
-            TaskState::Exited
-        } else {
-            TaskState::Running
-        };
-        Ok(TaskStatus::new(state)
-            .started_at(UNIX_EPOCH + Duration::from_millis(task.state.started_at_ms))
-            .completed_at(task.completed_at.lock().ok().and_then(|c| *c))
-            .exit(exit)
-            .attribute("pid", task.state.task.0.to_string()))
+        Ok(self.tasks.get(task_id)?.exec.status())
     }
 
     async fn task_stats(&self, task_id: &str) -> Result<TaskResourceUsage, PluginError> {
         let task = self.tasks.get(task_id)?;
-        if task.exit.result().is_some() {
-            return Err(PluginError::NotFound(format!(
-                "task {task_id:?} has exited"
-            )));
-        }
-        let mhz = process::cpu_mhz();
-        let mut stats = task
-            .stats
-            .lock()
-            .map_err(|_| internal("sampling stats", "lock poisoned"))?;
-        Ok(stats.sample(task.pgid(), mhz))
+        task.exec.stats().map_err(|e| match e {
+            nomad_plugin_sdk::executor::ExecutorError::Exited => {
+                PluginError::NotFound(format!("task {task_id:?} has exited"))
+            }
+            e => e.into(),
+        })
     }
 
     async fn signal_task(&self, task_id: &str, signal: &str) -> Result<(), PluginError> {
-        let task = self.tasks.get(task_id)?;
-        let sig = process::signal_number(signal)
-            .ok_or_else(|| PluginError::InvalidArgument(format!("unknown signal {signal:?}")))?;
-        if task.exit.result().is_some() {
-            return Err(PluginError::FailedPrecondition(format!(
-                "task {task_id:?} has exited"
-            )));
-        }
-        process::signal_group(task.pgid(), sig).map_err(|e| internal("signalling the task", e))
+        Ok(self.tasks.get(task_id)?.exec.signal(signal)?)
     }
 
     async fn exec_task(
@@ -518,16 +323,11 @@ impl driver::Driver for RsExec {
         timeout: Duration,
     ) -> Result<ExecOutput, PluginError> {
         let task = self.tasks.get(task_id)?;
-        crate::exec::run_once(&task.spec, &command, timeout).await
+        Ok(task.exec.exec(&command, timeout).await?)
     }
 
     async fn exec_task_streaming(&self, session: ExecSession) -> Result<ExitResult, PluginError> {
         let task = self.tasks.get(&session.task_id)?;
-        crate::exec::run_session(&task.spec, session).await
+        Ok(task.exec.exec_session(session).await?)
     }
-}
-
-/// The task's working directory and environment, for exec.
-pub(crate) fn exec_context(spec: &Spec) -> (&Path, &[(String, String)]) {
-    (Path::new(&spec.cwd), &spec.env)
 }

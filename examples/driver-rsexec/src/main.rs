@@ -1,9 +1,11 @@
 //! `rsexec`: the reference task driver of nomad-plugin-rs.
 //!
 //! Runs a task's `command` with `args` as a host process (no isolation,
-//! like Nomad's `raw_exec`), each under a small supervisor process so that
-//! tasks outlive the plugin: kill the plugin with `kill -9` and a restarted
-//! plugin recovers every task, including its exit code.
+//! like Nomad's `raw_exec`) on the SDK's executor: each task under a small
+//! supervisor process so that tasks outlive the plugin (kill the plugin
+//! with `kill -9` and a restarted plugin recovers every task, including its
+//! exit code), in a cgroup of its own that enforces its `resources` and
+//! that stop and destroy kill whole, daemonised children included.
 //!
 //! Agent configuration:
 //!
@@ -12,6 +14,7 @@
 //!   config {
 //!     state_dir      = "/var/lib/nomad/rsexec"  # where task records live
 //!     default_signal = "SIGINT"                 # when the job sets no kill_signal
+//!     cgroup_parent  = "nomad-rs"               # cgroup holding the tasks' cgroups
 //!   }
 //! }
 //! ```
@@ -26,24 +29,17 @@
 //!     args    = ["-m", "http.server", "8080"]
 //!     cwd     = "/srv"                  # optional, default: the task directory
 //!     env     = { GREETING = "hello" }  # optional, added to Nomad's
+//!     cpu_hard_limit = false            # optional: enforce `cpu` as a CFS quota
 //!   }
 //! }
 //! ```
 
 mod driver;
-mod exec;
-mod supervisor;
 
 // ANCHOR: main (shown in docs/src/task-drivers.md)
 fn main() -> std::process::ExitCode {
-    let mut args = std::env::args_os().skip(1);
-    if args.next().as_deref() == Some(std::ffi::OsStr::new("supervise")) {
-        let Some(dir) = args.next() else {
-            eprintln!("usage: rsexec supervise TASK_DIR");
-            std::process::exit(2);
-        };
-        std::process::exit(supervisor::run(std::path::Path::new(&dir)));
-    }
+    // The executor re-enters this binary as each task's supervisor.
+    nomad_plugin_sdk::executor::run_supervisor_if_requested();
     nomad_plugin_sdk::driver::serve(driver::RsExec::default())
 }
 // ANCHOR_END: main

@@ -90,8 +90,74 @@ pub struct Resources {
     pub cpuset_cpus: String,
     /// The cgroup Nomad manages for the task, when it has one.
     pub cpuset_cgroup: String,
+    /// The task's share of the node's CPU (its `cpu` over the node's total
+    /// compute), as Nomad computes it; `LinuxResources.PercentTicks` on the
+    /// wire. Drivers with a `cpu_hard_limit` option turn it into a CFS
+    /// quota: `percent_ticks × period × cores`.
+    pub percent_ticks: f64,
+    /// `LinuxResources.cpu_shares`: the relative CPU weight Nomad computed
+    /// (today the same as [`cpu_shares`](Self::cpu_shares)).
+    pub linux_cpu_shares: i64,
+    /// CFS period in microseconds (`LinuxResources.cpu_period`; the Nomad
+    /// client leaves it 0).
+    pub cpu_period: i64,
+    /// CFS quota in microseconds (`LinuxResources.cpu_quota`; the Nomad
+    /// client leaves it 0).
+    pub cpu_quota: i64,
+    /// OOM score adjustment (`LinuxResources.oom_score_adj`; the Nomad
+    /// client leaves it 0).
+    pub oom_score_adj: i64,
+    /// Networks allocated to the task (`AllocatedTaskResources.networks`).
+    pub networks: Vec<NetworkResource>,
     /// Port mappings of the allocation.
     pub ports: Vec<PortMapping>,
+}
+
+impl Resources {
+    /// The memory limit a driver enforces, in bytes: `memory_max` when the
+    /// job sets one (memory oversubscription), else `memory`. This is what
+    /// Nomad's own drivers use as the hard limit.
+    pub fn memory_hard_limit_bytes(&self) -> u64 {
+        let mb = if self.memory_max_mb > 0 {
+            self.memory_max_mb
+        } else {
+            self.memory_mb
+        };
+        (mb.max(0) as u64) * 1024 * 1024
+    }
+
+    /// The soft memory limit (reservation) in bytes, set only with memory
+    /// oversubscription: the task's `memory`, while `memory_max` is the hard
+    /// limit.
+    pub fn memory_soft_limit_bytes(&self) -> Option<u64> {
+        (self.memory_max_mb > 0 && self.memory_mb > 0).then(|| self.memory_mb as u64 * 1024 * 1024)
+    }
+}
+
+/// A network allocated to a task (`AllocatedTaskResources.networks`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NetworkResource {
+    /// Host network device name.
+    pub device: String,
+    /// CIDR block of the network.
+    pub cidr: String,
+    /// IP address assigned.
+    pub ip: String,
+    /// Bandwidth in Mbit/s.
+    pub mbits: i32,
+    /// Statically chosen ports.
+    pub reserved_ports: Vec<NetworkPort>,
+    /// Ports picked by the scheduler.
+    pub dynamic_ports: Vec<NetworkPort>,
+}
+
+/// A port of a [`NetworkResource`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NetworkPort {
+    /// The port's label in the job.
+    pub label: String,
+    /// The port number.
+    pub value: i32,
 }
 
 /// A port of the allocation.

@@ -23,6 +23,25 @@ pub(super) fn zero_time() -> prost_types::Timestamp {
     }
 }
 
+fn network_resource(n: &pb::NetworkResource) -> super::NetworkResource {
+    let ports = |ps: &[pb::NetworkPort]| {
+        ps.iter()
+            .map(|p| super::NetworkPort {
+                label: p.label.clone(),
+                value: p.value,
+            })
+            .collect()
+    };
+    super::NetworkResource {
+        device: n.device.clone(),
+        cidr: n.cidr.clone(),
+        ip: n.ip.clone(),
+        mbits: n.mbits,
+        reserved_ports: ports(&n.reserved_ports),
+        dynamic_ports: ports(&n.dynamic_ports),
+    }
+}
+
 pub(super) fn task_info(c: &pb::TaskConfig) -> TaskInfo {
     let res = c.resources.as_ref();
     let alloc = res.and_then(|r| r.allocated_resources.as_ref());
@@ -58,6 +77,14 @@ pub(super) fn task_info(c: &pb::TaskConfig) -> TaskInfo {
             memory_limit_bytes: linux.map_or(0, |l| l.memory_limit_bytes),
             cpuset_cpus: linux.map(|l| l.cpuset_cpus.clone()).unwrap_or_default(),
             cpuset_cgroup: linux.map(|l| l.cpuset_cgroup.clone()).unwrap_or_default(),
+            percent_ticks: linux.map_or(0.0, |l| l.percent_ticks),
+            linux_cpu_shares: linux.map_or(0, |l| l.cpu_shares),
+            cpu_period: linux.map_or(0, |l| l.cpu_period),
+            cpu_quota: linux.map_or(0, |l| l.cpu_quota),
+            oom_score_adj: linux.map_or(0, |l| l.oom_score_adj),
+            networks: alloc
+                .map(|a| a.networks.iter().map(network_resource).collect())
+                .unwrap_or_default(),
             ports: res
                 .map(|r| {
                     r.ports

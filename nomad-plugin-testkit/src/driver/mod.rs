@@ -46,6 +46,8 @@ mod exec;
 mod fixture;
 mod harness;
 pub(crate) mod instance;
+mod isolation;
+mod limits;
 mod negative;
 mod plain;
 mod reattach;
@@ -95,6 +97,8 @@ pub const GROUPS: &[&str] = &[
     "stats",
     "events",
     "signal",
+    "limits",
+    "isolation",
     "exec",
     "exec_streaming",
     "unknown_task",
@@ -438,12 +442,14 @@ impl Ctx {
         ) -> std::pin::Pin<
             Box<dyn std::future::Future<Output = ()> + Send + 'a>,
         >;
-        let groups: [(&str, Group); 10] = [
+        let groups: [(&str, Group); 12] = [
             ("lifecycle", |c| Box::pin(tasks::lifecycle(c))),
             ("stop", |c| Box::pin(tasks::stop(c))),
             ("destroy", |c| Box::pin(tasks::destroy(c))),
             ("stats", |c| Box::pin(tasks::stats(c))),
             ("signal", |c| Box::pin(tasks::signal(c))),
+            ("limits", |c| Box::pin(limits::limits(c))),
+            ("isolation", |c| Box::pin(isolation::isolation(c))),
             ("exec", |c| Box::pin(exec::exec(c))),
             ("exec_streaming", |c| Box::pin(exec::streaming(c))),
             ("unknown_task", |c| Box::pin(negative::unknown_task(c))),

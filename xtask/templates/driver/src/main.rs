@@ -1,42 +1,36 @@
 //! `{{name}}`: a Nomad task driver.
 //!
-//! This starting point runs a task's `command` with `args` as a child
-//! process of the plugin, in a process group of its own, with the task's
-//! environment and its output sent to Nomad's log FIFOs (like `raw_exec`,
-//! without isolation). Replace `start_task` and friends with calls to your
-//! runtime.
+//! This starting point runs a task's `command` with `args` as a host
+//! process (like `raw_exec`, without filesystem isolation) on the SDK's
+//! executor, which gives it what Nomad's own drivers have:
+//! - each task under a small supervisor process (this binary, re-entered
+//!   before `serve`), so tasks outlive the plugin and a restarted plugin
+//!   recovers them with their real exit codes;
+//! - a cgroup per task that enforces its `resources` (memory, CPU shares,
+//!   reserved cores), reports an OOM kill, measures the task's whole
+//!   process tree, and is killed whole by stop and destroy;
+//! - exec into the task (`nomad alloc exec`, with a terminal, and script
+//!   checks).
 //!
-//! What it does not do, and where to look when you need it (the SDK's
-//! reference driver, `examples/driver-rsexec`, does all of it):
-//! - Recovery: when the plugin restarts, a task it started is no longer its
-//!   child, so its exit code cannot be learnt. `recover_task` stops such a
-//!   task and fails, and Nomad starts the task again. To keep tasks across
-//!   plugin restarts, run each under a small supervisor process that
-//!   records the exit status.
-//! - Exec (`nomad alloc exec`, script checks): needs a pty for interactive
-//!   sessions; `capabilities` says `exec: false`.
-//! - Running as the job's `user`, resource limits, filesystem isolation.
+//! Replace the `LaunchSpec` in `start_task` with your runtime's command
+//! line, or replace the executor calls with calls to your runtime.
 
 use std::path::PathBuf;
-use std::process::Stdio;
-use std::sync::Mutex;
+use std::sync::RwLock;
 use std::time::{Duration, SystemTime};
 
 use nomad_plugin_sdk::base::{AgentConfig, BasePlugin, PluginInfo};
-use nomad_plugin_sdk::driver::process::{self, GroupStats};
 use nomad_plugin_sdk::driver::{
-    self, Capabilities, Driver, EventBus, ExecOutput, ExecSession, ExitResult, ExitWatch,
-    Fingerprint, RecoveredTask, StartedTask, TaskEvent, TaskResourceUsage, TaskState, TaskStatus,
-    TaskStore,
+    self, process, Capabilities, Driver, EventBus, ExecOutput, ExecSession, ExitResult,
+    Fingerprint, RecoveredTask, StartedTask, TaskEvent, TaskResourceUsage, TaskStatus, TaskStore,
+};
+use nomad_plugin_sdk::executor::{
+    CgroupHost, Executor, ExecutorError, ExecutorState, ExecutorTask, LaunchSpec, Limits,
 };
 use nomad_plugin_sdk::PluginError;
 use serde::{Deserialize, Serialize};
 
 const NAME: &str = "{{name}}";
-/// How long to wait for Nomad's log collector to open the task's FIFOs.
-const FIFO_TIMEOUT: Duration = Duration::from_secs(30);
-/// How long a task may take to die after SIGKILL before we give up on it.
-const KILL_GRACE: Duration = Duration::from_secs(30);
 
 /// The agent's `plugin "{{name}}" { config { ... } }` block.
 #[derive(Debug, Deserialize, nomad_plugin_sdk::ConfigSchema)]
@@ -44,6 +38,9 @@ struct PluginConfig {
     /// Signal sent to stop a task whose job sets no `kill_signal`.
     #[nomad(default = "SIGINT")]
     default_signal: String,
+    /// Where task records (spec, exit status) live; they must survive a
+    /// plugin restart. Default: `{{name}}` in the system temp dir.
+    state_dir: Option<String>,
 }
 
 /// A task's `config { ... }` block.
@@ -59,75 +56,58 @@ struct CommandConfig {
 
 /// What Nomad stores for each task and hands back to `recover_task`.
 #[derive(Debug, Serialize, Deserialize)]
-struct ProcessRecord {
-    /// The task's pid, which is also its process group.
-    pid: i32,
-    /// When it started (clock ticks since boot), to tell it from a later
-    /// process that reuses the pid.
-    start_time: u64,
+struct TaskRecord {
+    executor: ExecutorState,
 }
 
-/// A task this plugin process started.
+/// A task this driver runs.
 struct Task {
     name: String,
     alloc_id: String,
-    /// The task's process group (the pid of the process we started).
-    pgid: i32,
-    started_at: SystemTime,
-    completed_at: Mutex<Option<SystemTime>>,
-    exit: ExitWatch,
-    stats: Mutex<GroupStats>,
-}
-
-impl Task {
-    fn running(&self) -> bool {
-        self.exit.result().is_none()
-    }
-
-    /// Sends `signal` to every process of the task.
-    fn signal(&self, signal: i32) {
-        // The group may be gone already; nothing to do then.
-        let _ = process::signal_group(self.pgid, signal);
-    }
-
-    /// SIGKILLs the task and waits for the exit to be recorded.
-    async fn kill(&self) -> Result<(), PluginError> {
-        self.signal(libc::SIGKILL);
-        tokio::time::timeout(KILL_GRACE, self.exit.wait())
-            .await
-            .map(|_| ())
-            .map_err(|_| {
-                PluginError::Internal(format!(
-                    "process {} survived SIGKILL for {KILL_GRACE:?}",
-                    self.pgid
-                ))
-            })
-    }
+    exec: ExecutorTask,
 }
 
 /// The driver.
 struct CommandDriver {
-    default_signal: Mutex<String>,
+    default_signal: RwLock<String>,
+    executor: RwLock<Executor>,
     tasks: TaskStore<Task>,
     events: EventBus,
-    cpu_mhz: f64,
+}
+
+fn executor(state_dir: PathBuf) -> Executor {
+    // Without cgroups (a container without access to them) tasks still
+    // run, without limits; the fingerprint says why.
+    Executor::new(state_dir).with_cgroups(CgroupHost::detect(NAME).ok())
 }
 
 impl CommandDriver {
     fn new() -> Self {
         CommandDriver {
-            default_signal: Mutex::new("SIGINT".into()),
+            default_signal: RwLock::new("SIGINT".into()),
+            executor: RwLock::new(executor(std::env::temp_dir().join(NAME))),
             tasks: TaskStore::new(),
             events: EventBus::new(),
-            cpu_mhz: process::cpu_mhz(),
         }
+    }
+
+    fn executor(&self) -> Executor {
+        self.executor
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     fn default_signal(&self) -> String {
         self.default_signal
-            .lock()
+            .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    fn event(&self, task: &Task, task_id: &str, message: String) {
+        self.events
+            .emit(TaskEvent::new(task_id, &task.alloc_id, &task.name, message));
     }
 }
 
@@ -151,9 +131,14 @@ impl BasePlugin for CommandDriver {
     ) -> Result<(), PluginError> {
         signal_number(&config.default_signal)
             .map_err(|e| PluginError::InvalidConfig(format!("default_signal: {e}")))?;
+        let state_dir = config
+            .state_dir
+            .map(PathBuf::from)
+            .unwrap_or_else(|| std::env::temp_dir().join(NAME));
+        *self.executor.write().unwrap_or_else(|e| e.into_inner()) = executor(state_dir);
         *self
             .default_signal
-            .lock()
+            .write()
             .unwrap_or_else(|e| e.into_inner()) = config.default_signal;
         Ok(())
     }
@@ -162,19 +147,26 @@ impl BasePlugin for CommandDriver {
 #[nomad_plugin_sdk::async_trait]
 impl Driver for CommandDriver {
     type TaskConfig = CommandConfig;
-    type State = ProcessRecord;
+    type State = TaskRecord;
 
     fn capabilities(&self) -> Capabilities {
         // Tasks see the host's filesystem; volume mounts are not made.
         Capabilities::default()
             .send_signals(true)
-            .exec(false)
+            .exec(true)
             .mounts(false)
     }
 
     async fn fingerprint(&self) -> Fingerprint {
-        Fingerprint::healthy()
-            .attribute(format!("driver.{NAME}.version"), env!("CARGO_PKG_VERSION"))
+        let fp = Fingerprint::healthy()
+            .attribute(format!("driver.{NAME}.version"), env!("CARGO_PKG_VERSION"));
+        match self.executor().cgroup_problem() {
+            Some(why) => fp.attribute(
+                format!("driver.{NAME}.cgroups"),
+                format!("unavailable: {why}"),
+            ),
+            None => fp,
+        }
     }
 
     fn events(&self) -> Option<&EventBus> {
@@ -184,115 +176,62 @@ impl Driver for CommandDriver {
     async fn start_task(
         &self,
         task: driver::Task<CommandConfig>,
-    ) -> Result<StartedTask<ProcessRecord>, PluginError> {
-        // Held until the task is stored: a second StartTask for this id is
-        // refused meanwhile, and a failed start frees the id.
-        let claim = self.tasks.claim(&task.id)?;
-        if !task.task.user.is_empty() {
-            return Err(PluginError::InvalidArgument(format!(
-                "{NAME} runs tasks as the Nomad agent's user; remove `user = {:?}` from the task",
-                task.task.user
+    ) -> Result<StartedTask<TaskRecord>, PluginError> {
+        if self.tasks.contains(&task.id) {
+            return Err(PluginError::AlreadyExists(format!(
+                "task {:?} is already running",
+                task.id
             )));
         }
-        let log = |path: PathBuf| async move {
-            process::open_log_fifo(&path, FIFO_TIMEOUT)
-                .await
-                .map_err(|e| PluginError::Retryable(format!("opening {}: {e}", path.display())))
+        let executor = self.executor();
+        // The task's environment, directory, user, log FIFOs and resources,
+        // as Nomad's exec drivers use them.
+        let mut spec = LaunchSpec::for_task(&task.id, &task.name, &task.task, &task.config.command)
+            .args(task.config.args.clone());
+        if executor.cgroups().is_none() {
+            spec.limits = Limits::none();
+        }
+        let exec = executor.launch(spec).await?;
+        let state = TaskRecord {
+            executor: exec.state().clone(),
         };
-        let stdout = log(task.task.stdout_path.clone()).await?;
-        let stderr = log(task.task.stderr_path.clone()).await?;
-        let task_dir = task.task.task_dir(&task.name);
-        let cwd = if task_dir.is_dir() {
-            task_dir
-        } else {
-            PathBuf::from("/")
-        };
-
-        let mut child = tokio::process::Command::new(&task.config.command)
-            .args(&task.config.args)
-            // Nomad's task environment already holds what the task may
-            // see of the host's.
-            .env_clear()
-            .envs(&task.task.env)
-            .current_dir(&cwd)
-            .stdin(Stdio::null())
-            .stdout(stdout)
-            .stderr(stderr)
-            // A group of its own: stop and kill reach every process the
-            // task starts, and signals meant for the plugin do not.
-            .process_group(0)
-            .spawn()
-            .map_err(|e| {
-                PluginError::InvalidArgument(format!("cannot run {:?}: {e}", task.config.command))
-            })?;
-        let Some(pid) = child.id().and_then(|p| i32::try_from(p).ok()) else {
-            return Err(PluginError::Internal(
-                "the task exited before its pid could be read".into(),
-            ));
-        };
-        let record = ProcessRecord {
-            pid,
-            start_time: process::process_start_time(pid).unwrap_or(0),
-        };
-
-        let t = claim.insert(Task {
-            name: task.name.clone(),
-            alloc_id: task.task.alloc_id.clone(),
-            pgid: pid,
-            started_at: SystemTime::now(),
-            completed_at: Mutex::new(None),
-            exit: ExitWatch::new(),
-            stats: Mutex::new(GroupStats::new()),
-        });
-        // Reap the child and publish its exit to every WaitTask.
-        let waiter = t.clone();
-        tokio::spawn(async move {
-            let exit = match child.wait().await {
-                Ok(status) => process::exit_result(status),
-                Err(e) => ExitResult::error(format!("waiting for the task failed: {e}")),
-            };
-            *waiter
-                .completed_at
-                .lock()
-                .unwrap_or_else(|e| e.into_inner()) = Some(SystemTime::now());
-            waiter.exit.exited(exit);
-        });
-        self.events.emit(TaskEvent::new(
+        let pid = exec.pid();
+        let t = self.tasks.insert(
             &task.id,
-            &t.alloc_id,
-            &t.name,
-            format!("Started process {pid}"),
-        ));
-        Ok(StartedTask::new(record))
+            Task {
+                name: task.name.clone(),
+                alloc_id: task.task.alloc_id.clone(),
+                exec,
+            },
+        );
+        self.event(&t, &task.id, format!("Started process {pid}"));
+        Ok(StartedTask::new(state))
     }
 
     async fn recover_task(
         &self,
-        task: RecoveredTask<CommandConfig, ProcessRecord>,
+        task: RecoveredTask<CommandConfig, TaskRecord>,
     ) -> Result<(), PluginError> {
         if self.tasks.contains(&task.id) {
             return Ok(());
         }
-        // Only a parent learns how its child exited, and this process is
-        // not the task's parent. Stop the task rather than leave it running
-        // unmanaged; Nomad then starts it again.
-        let ProcessRecord { pid, start_time } = task.state;
-        let stopped = process::same_process_alive(pid, start_time)
-            && process::signal_group(pid, libc::SIGKILL).is_ok();
-        Err(PluginError::FailedPrecondition(format!(
-            "{NAME} cannot re-attach to task {:?} after a plugin restart{}",
-            task.id,
-            if stopped {
-                "; its processes were killed so that Nomad can start it again"
-            } else {
-                ""
-            }
-        )))
+        // The task's supervisor kept running while the plugin was gone, or
+        // recorded how the task exited.
+        let exec = self.executor().recover(&task.state.executor).await?;
+        let t = self.tasks.insert(
+            &task.id,
+            Task {
+                name: task.name.clone(),
+                alloc_id: task.task.alloc_id.clone(),
+                exec,
+            },
+        );
+        self.event(&t, &task.id, "Recovered after a plugin restart".into());
+        Ok(())
     }
 
     async fn wait_task(&self, task_id: &str) -> Result<ExitResult, PluginError> {
-        let task = self.tasks.get(task_id)?;
-        Ok(task.exit.wait().await)
+        Ok(self.tasks.get(task_id)?.exec.wait().await)
     }
 
     async fn stop_task(
@@ -302,100 +241,67 @@ impl Driver for CommandDriver {
         signal: &str,
     ) -> Result<(), PluginError> {
         let task = self.tasks.get(task_id)?;
-        if !task.running() {
-            return Ok(());
-        }
         let signal = if signal.is_empty() {
             self.default_signal()
         } else {
             signal.to_string()
         };
-        task.signal(signal_number(&signal)?);
-        if tokio::time::timeout(timeout, task.exit.wait())
-            .await
-            .is_err()
-        {
-            task.kill().await?;
-        }
-        Ok(())
+        signal_number(&signal)?;
+        Ok(task.exec.stop(&signal, timeout).await?)
     }
 
     async fn destroy_task(&self, task_id: &str, force: bool) -> Result<(), PluginError> {
         let task = self.tasks.get(task_id)?;
-        if task.running() {
-            if !force {
-                return Err(PluginError::FailedPrecondition(format!(
-                    "task {task_id:?} is still running; stop it first"
-                )));
-            }
-            task.kill().await?;
+        if task.exec.exit().is_none() && !force {
+            return Err(PluginError::FailedPrecondition(format!(
+                "task {task_id:?} is still running; stop it first"
+            )));
         }
+        task.exec.destroy().await?;
         self.tasks.remove(task_id);
         Ok(())
     }
 
     async fn inspect_task(&self, task_id: &str) -> Result<TaskStatus, PluginError> {
-        let task = self.tasks.get(task_id)?;
-        let exit = task.exit.result();
-        let completed_at = *task.completed_at.lock().unwrap_or_else(|e| e.into_inner());
-        let state = if exit.is_some() {
-            TaskState::Exited
-        } else {
-            TaskState::Running
-        };
-        Ok(TaskStatus::new(state)
-            .started_at(task.started_at)
-            .completed_at(completed_at)
-            .exit(exit)
-            .attribute("pid", task.pgid.to_string()))
+        Ok(self.tasks.get(task_id)?.exec.status())
     }
 
     async fn task_stats(&self, task_id: &str) -> Result<TaskResourceUsage, PluginError> {
-        let task = self.tasks.get(task_id)?;
-        if !task.running() {
+        match self.tasks.get(task_id)?.exec.stats() {
             // An error ends Nomad's statistics stream for the task.
-            return Err(PluginError::NotFound(format!(
+            Err(ExecutorError::Exited) => Err(PluginError::NotFound(format!(
                 "task {task_id:?} has exited"
-            )));
+            ))),
+            r => Ok(r?),
         }
-        let mut stats = task.stats.lock().unwrap_or_else(|e| e.into_inner());
-        Ok(stats.sample(task.pgid, self.cpu_mhz))
     }
 
     async fn signal_task(&self, task_id: &str, signal: &str) -> Result<(), PluginError> {
-        let task = self.tasks.get(task_id)?;
-        let number = signal_number(signal)?;
-        if !task.running() {
-            return Err(PluginError::FailedPrecondition(format!(
-                "task {task_id:?} has exited"
-            )));
-        }
-        process::signal_group(task.pgid, number)
-            .map_err(|e| PluginError::Internal(format!("signalling task {task_id:?}: {e}")))
+        Ok(self.tasks.get(task_id)?.exec.signal(signal)?)
     }
 
-    // Exec is not supported (`exec: false` above), but an unknown task is
-    // still reported as not found, which is what Nomad's log should say.
     async fn exec_task(
         &self,
         task_id: &str,
-        _command: Vec<String>,
-        _timeout: Duration,
+        command: Vec<String>,
+        timeout: Duration,
     ) -> Result<ExecOutput, PluginError> {
-        self.tasks.get(task_id)?;
-        Err(PluginError::Unimplemented(format!(
-            "{NAME} does not support exec"
-        )))
+        Ok(self
+            .tasks
+            .get(task_id)?
+            .exec
+            .exec(&command, timeout)
+            .await?)
     }
 
     async fn exec_task_streaming(&self, session: ExecSession) -> Result<ExitResult, PluginError> {
-        self.tasks.get(&session.task_id)?;
-        Err(PluginError::Unimplemented(format!(
-            "{NAME} does not support exec"
-        )))
+        let task = self.tasks.get(&session.task_id)?;
+        Ok(task.exec.exec_session(session).await?)
     }
 }
 
 fn main() -> std::process::ExitCode {
+    // In the role of a task's supervisor this runs it and never returns.
+    nomad_plugin_sdk::executor::run_supervisor_if_requested();
     driver::serve(CommandDriver::new())
 }

@@ -1,50 +1,122 @@
-//! Running commands inside a task's context (its working directory and
-//! environment): one-shot for script checks, interactive for
-//! `nomad alloc exec`, with a pseudo-terminal when asked.
+//! Running commands inside a task (`ExecTask`, `ExecTaskStreaming`): in
+//! its working directory, with its environment and user, in its cgroup (so
+//! its limits apply and stop/destroy kill it too); one-shot for script
+//! checks, interactive for `nomad alloc exec`, on a pseudo-terminal when
+//! asked.
 
 use std::process::Stdio;
 use std::time::Duration;
 
-use nomad_plugin_sdk::driver::process::exit_result;
-use nomad_plugin_sdk::driver::{ExecInput, ExecOutput, ExecOutputSink, ExecSession, ExitResult};
-use nomad_plugin_sdk::PluginError;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 
-use crate::driver::exec_context;
-use crate::supervisor::Spec;
+use super::enter::ENTER_ARG;
+use super::spec::StoredSpec;
+use super::task::ExecutorTask;
+use super::ExecutorError;
+use crate::driver::process::exit_result;
+use crate::driver::{ExecInput, ExecOutput, ExecOutputSink, ExecSession, ExitResult};
 
 /// How long to keep collecting output once the command has exited, for
 /// bytes still in flight (background processes may hold the pipes open
 /// forever; we do not wait for them, as Nomad's own drivers do not).
 const DRAIN: Duration = Duration::from_millis(250);
 
-fn command(spec: &Spec, argv: &[String]) -> Result<tokio::process::Command, PluginError> {
+/// What to run for `argv` inside the task: the command itself, joining
+/// the task's cgroup (and user) before it starts, or, for an isolated
+/// task, the plugin's binary as the helper that enters the task's
+/// namespaces and chroot first (see `enter`).
+struct Target {
+    program: std::ffi::OsString,
+    args: Vec<std::ffi::OsString>,
+    dir: std::path::PathBuf,
+    direct: bool,
+}
+
+fn target(spec: &StoredSpec, argv: &[String]) -> Result<Target, ExecutorError> {
     let Some((program, args)) = argv.split_first() else {
-        return Err(PluginError::InvalidArgument("empty command".into()));
+        return Err(ExecutorError::EmptyCommand);
     };
-    let (cwd, env) = exec_context(spec);
-    let mut cmd = tokio::process::Command::new(program);
-    cmd.args(args)
-        .current_dir(cwd)
+    if spec.isolation.is_none() {
+        return Ok(Target {
+            program: program.into(),
+            args: args.iter().map(Into::into).collect(),
+            dir: spec.cwd.clone(),
+            direct: true,
+        });
+    }
+    let exe =
+        std::env::current_exe().map_err(|e| ExecutorError::io("locating the plugin binary", e))?;
+    let record_dir = spec.record_dir.clone().ok_or_else(|| {
+        ExecutorError::io(
+            "exec",
+            std::io::Error::other("the task has no record directory"),
+        )
+    })?;
+    let mut helper: Vec<std::ffi::OsString> =
+        vec![ENTER_ARG.into(), record_dir.into(), "--".into()];
+    helper.extend(argv.iter().map(Into::into));
+    Ok(Target {
+        program: exe.into(),
+        args: helper,
+        dir: "/".into(),
+        direct: false,
+    })
+}
+
+fn command(spec: &StoredSpec, argv: &[String]) -> Result<tokio::process::Command, ExecutorError> {
+    let t = target(spec, argv)?;
+    let mut cmd = tokio::process::Command::new(&t.program);
+    cmd.args(&t.args)
+        .current_dir(&t.dir)
         .env_clear()
-        .envs(env.iter().map(|(k, v)| (k, v)))
+        .envs(spec.env.iter().map(|(k, v)| (k, v)))
         .kill_on_drop(true);
-    if let Some((uid, gid)) = spec.uid_gid {
-        cmd.uid(uid).gid(gid);
+    if t.direct {
+        // SAFETY: the hook only makes async-signal-safe calls.
+        unsafe { cmd.pre_exec(spec.hook(true, false)?) };
     }
     Ok(cmd)
 }
 
-fn start_error(argv: &[String], e: std::io::Error) -> PluginError {
-    PluginError::FailedPrecondition(format!("could not run {:?}: {e}", argv.first()))
+fn start_error(argv: &[String], e: impl std::fmt::Display) -> ExecutorError {
+    ExecutorError::Spawn {
+        command: argv.first().cloned().unwrap_or_default(),
+        message: e.to_string(),
+    }
 }
 
-/// Runs a command to completion and collects its output.
-pub async fn run_once(
-    spec: &Spec,
+fn wait_error(e: std::io::Error) -> ExecutorError {
+    ExecutorError::io("waiting for the command", e)
+}
+
+impl ExecutorTask {
+    /// What `exec_task` does: runs `argv` inside the task to completion (at
+    /// most `timeout`, zero for none) and collects its output.
+    pub async fn exec(
+        &self,
+        argv: &[String],
+        timeout: Duration,
+    ) -> Result<ExecOutput, ExecutorError> {
+        run_once(&self.inner.spec, argv, timeout).await
+    }
+
+    /// What `exec_task_streaming` does: runs an interactive session (with
+    /// a terminal when the user asked for one, resizes included) inside the
+    /// task until the command exits or the user goes away.
+    pub async fn exec_session(&self, session: ExecSession) -> Result<ExitResult, ExecutorError> {
+        if session.tty {
+            run_tty(&self.inner.spec, session).await
+        } else {
+            run_pipes(&self.inner.spec, session).await
+        }
+    }
+}
+
+async fn run_once(
+    spec: &StoredSpec,
     argv: &[String],
     timeout: Duration,
-) -> Result<ExecOutput, PluginError> {
+) -> Result<ExecOutput, ExecutorError> {
     let mut cmd = command(spec, argv)?;
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -96,16 +168,10 @@ async fn pump(mut from: impl AsyncRead + Unpin, to: ExecOutputSink, stdout: bool
     }
 }
 
-/// Runs an interactive session to its end.
-pub async fn run_session(spec: &Spec, session: ExecSession) -> Result<ExitResult, PluginError> {
-    if session.tty {
-        run_tty(spec, session).await
-    } else {
-        run_pipes(spec, session).await
-    }
-}
-
-async fn run_pipes(spec: &Spec, mut session: ExecSession) -> Result<ExitResult, PluginError> {
+async fn run_pipes(
+    spec: &StoredSpec,
+    mut session: ExecSession,
+) -> Result<ExitResult, ExecutorError> {
     let mut cmd = command(spec, &session.command)?;
     cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -141,31 +207,31 @@ async fn run_pipes(spec: &Spec, mut session: ExecSession) -> Result<ExitResult, 
             },
         }
     }
-    .map_err(|e| PluginError::Internal(format!("waiting for the command: {e}")))?;
+    .map_err(wait_error)?;
     for pumper in [out, err].into_iter().flatten() {
         let _ = tokio::time::timeout(DRAIN, pumper).await;
     }
     Ok(exit_result(status))
 }
 
-async fn run_tty(spec: &Spec, mut session: ExecSession) -> Result<ExitResult, PluginError> {
-    let Some((program, args)) = session.command.split_first() else {
-        return Err(PluginError::InvalidArgument("empty command".into()));
-    };
-    let (pty, pts) = pty_process::open()
-        .map_err(|e| PluginError::Internal(format!("opening a terminal: {e}")))?;
-    let (cwd, env) = exec_context(spec);
-    let mut cmd = pty_process::Command::new(program)
-        .args(args)
-        .current_dir(cwd)
+async fn run_tty(spec: &StoredSpec, mut session: ExecSession) -> Result<ExitResult, ExecutorError> {
+    let t = target(spec, &session.command)?;
+    let (pty, pts) = pty_process::open().map_err(|e| {
+        ExecutorError::io("opening a terminal", std::io::Error::other(e.to_string()))
+    })?;
+    let mut cmd = pty_process::Command::new(&t.program)
+        .args(&t.args)
+        .current_dir(&t.dir)
         .env_clear()
-        .envs(env.iter().map(|(k, v)| (k, v)));
-    if let Some((uid, gid)) = spec.uid_gid {
-        cmd = cmd.uid(uid).gid(gid);
+        .envs(spec.env.iter().map(|(k, v)| (k, v)));
+    if t.direct {
+        // SAFETY: the hook only makes async-signal-safe calls (it runs
+        // after pty-process has made the child a session leader).
+        cmd = unsafe { cmd.pre_exec(spec.hook(true, false)?) };
     }
     let mut child = cmd
         .spawn(pts)
-        .map_err(|e| start_error(&session.command, std::io::Error::other(e.to_string())))?;
+        .map_err(|e| start_error(&session.command, e))?;
     let (reader, mut writer) = pty.into_split();
     let pumper = tokio::spawn(pump(reader, session.output.clone(), true));
     let status = loop {
@@ -187,7 +253,7 @@ async fn run_tty(spec: &Spec, mut session: ExecSession) -> Result<ExitResult, Pl
             },
         }
     }
-    .map_err(|e| PluginError::Internal(format!("waiting for the command: {e}")))?;
+    .map_err(wait_error)?;
     // Output the lead process wrote just before exiting may still be in
     // the terminal; background processes keep it open, so do not wait for
     // its end.
