@@ -28,7 +28,17 @@ fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
 
-async fn measure(binary: &PathBuf, runs: usize) -> anyhow::Result<Figures> {
+/// How a measured program is stopped after each launch.
+#[derive(Clone, Copy, PartialEq)]
+enum Stop {
+    /// As Nomad stops a plugin: `GRPCController.Shutdown`, SIGKILL after 2 s.
+    Nomad,
+    /// SIGTERM: the floor answers every RPC alike and cannot tell a
+    /// Shutdown from any other call.
+    Term,
+}
+
+async fn measure(binary: &PathBuf, runs: usize, stop: Stop) -> anyhow::Result<Figures> {
     let mut f = Figures {
         handshake: Vec::new(),
         first_rpc: Vec::new(),
@@ -38,7 +48,7 @@ async fn measure(binary: &PathBuf, runs: usize) -> anyhow::Result<Figures> {
         size: std::fs::metadata(binary)?.len(),
     };
     for _ in 0..runs {
-        let plugin = Launcher::nomad(binary).null_stdin().launch().await?;
+        let mut plugin = Launcher::nomad(binary).null_stdin().launch().await?;
         let t = plugin.timings();
         f.handshake.push(t.handshake);
         f.first_rpc.push(t.healthy);
@@ -47,8 +57,17 @@ async fn measure(binary: &PathBuf, runs: usize) -> anyhow::Result<Figures> {
             f.pss.push(m.pss);
             f.anon.push(m.anonymous);
         }
-        let report = plugin.kill().await?;
-        anyhow::ensure!(report.graceful, "{} needed SIGKILL", binary.display());
+        match stop {
+            Stop::Nomad => {
+                let report = plugin.kill().await?;
+                anyhow::ensure!(report.graceful, "{} needed SIGKILL", binary.display());
+            }
+            Stop::Term => {
+                plugin.signal(libc::SIGTERM)?;
+                let status = plugin.wait_exit(Duration::from_secs(10)).await;
+                anyhow::ensure!(status.is_some(), "{} ignored SIGTERM", binary.display());
+            }
+        }
     }
     f.handshake.sort();
     f.first_rpc.sort();
@@ -75,9 +94,22 @@ async fn main() -> anyhow::Result<()> {
     let Some(rust) = rust else {
         anyhow::bail!("set BENCH_RUST_PLUGIN (cargo xtask bench does this)");
     };
-    let mut rows = vec![("Rust (nomad-plugin-sdk)", measure(&rust, runs).await?)];
+    let floor = std::env::var_os("BENCH_FLOOR_PLUGIN").map(PathBuf::from);
+    let mut rows = vec![(
+        "Rust (nomad-plugin-sdk)",
+        measure(&rust, runs, Stop::Nomad).await?,
+    )];
     if let Some(go) = go {
-        rows.push(("Go (go-plugin v1.8.0)", measure(&go, runs).await?));
+        rows.push((
+            "Go (go-plugin v1.8.0)",
+            measure(&go, runs, Stop::Nomad).await?,
+        ));
+    }
+    if let Some(floor) = floor {
+        rows.push((
+            "floor (static C, benches/floor)",
+            measure(&floor, runs, Stop::Term).await?,
+        ));
     }
     println!("minimal plugin, {runs} launches each, through the testkit launcher (Unix socket)\n");
     println!(
@@ -100,18 +132,22 @@ async fn main() -> anyhow::Result<()> {
             f.size as f64 / (1024.0 * 1024.0),
         );
     }
-    if rows.len() == 2 {
-        let (r, g) = (&rows[0].1, &rows[1].1);
+    // Ratios of the SDK's figures to each other row (Go, then the floor):
+    // below 1 is better than that row, and against the floor it says how
+    // much room is left.
+    let r = &rows[0].1;
+    for (name, other) in rows.iter().skip(1) {
         let ratio = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64();
+        let mid = |v: &[u64]| v.get(v.len() / 2).copied().unwrap_or(0) as f64;
         println!(
-            "\nRust/Go: handshake median {:.2}, first RPC median {:.2}, idle RSS {:.2}, PSS {:.2}, \
-             anonymous {:.2}, size {:.2}",
-            ratio(pct(&r.handshake, 0.5), pct(&g.handshake, 0.5)),
-            ratio(pct(&r.first_rpc, 0.5), pct(&g.first_rpc, 0.5)),
-            r.rss[r.rss.len() / 2] as f64 / g.rss[g.rss.len() / 2] as f64,
-            r.pss[r.pss.len() / 2] as f64 / g.pss[g.pss.len() / 2] as f64,
-            r.anon[r.anon.len() / 2] as f64 / g.anon[g.anon.len() / 2] as f64,
-            r.size as f64 / g.size as f64,
+            "\nRust / {name}: handshake median {:.2}, first RPC median {:.2}, idle RSS {:.2}, \
+             PSS {:.2}, anonymous {:.2}, size {:.2}",
+            ratio(pct(&r.handshake, 0.5), pct(&other.handshake, 0.5)),
+            ratio(pct(&r.first_rpc, 0.5), pct(&other.first_rpc, 0.5)),
+            mid(&r.rss) / mid(&other.rss),
+            mid(&r.pss) / mid(&other.pss),
+            mid(&r.anon) / mid(&other.anon),
+            r.size as f64 / other.size as f64,
         );
     }
     Ok(())

@@ -626,14 +626,21 @@ fn bench(extra: &[String]) -> Result<()> {
         .args(["build", "-o"])
         .arg(&go_probe)
         .arg("./cmd/goplugin-probe"))?;
-    run(cargo()
+    let mut runtime_bench = cargo();
+    runtime_bench
         .args(["bench", "-p", "nomad-plugin-testkit", "--bench", "runtime"])
         .env(
             "BENCH_RUST_PLUGIN",
             target_dir().join("release/examples/runtime_probe"),
         )
-        .env("BENCH_GO_PLUGIN", &go_probe)
-        .args(&extra))?;
+        .env("BENCH_GO_PLUGIN", &go_probe);
+    match build_floor() {
+        Ok(floor) => {
+            runtime_bench.env("BENCH_FLOOR_PLUGIN", floor);
+        }
+        Err(e) => eprintln!("xtask: no floor row in this run: {e:#}"),
+    }
+    run(runtime_bench.args(&extra))?;
 
     // The reference drivers, side by side: rsexec against go-exec-driver.
     let (rsexec, go_driver) = build_drivers()?;
@@ -646,6 +653,25 @@ fn bench(extra: &[String]) -> Result<()> {
 
 /// Builds the reference drivers optimised: rsexec (release profile) and
 /// go-exec-driver (plain `go build`); their paths.
+/// Builds the benchmark floor (`benches/floor/floor.c`): the smallest
+/// program that binds the socket, prints the handshake line and answers
+/// gRPC over HTTP/2, statically linked so that no shared library counts
+/// against it (or for it).
+fn build_floor() -> Result<PathBuf> {
+    let cc = std::env::var_os("CC")
+        .map(PathBuf::from)
+        .or_else(|| which("cc"))
+        .context("no C compiler (cc) for the floor program")?;
+    let out = target_dir().join("bench-floor");
+    std::fs::create_dir_all(&out)?;
+    let bin = out.join("floor");
+    run(Command::new(cc)
+        .args(["-static", "-Os", "-s", "-Wall", "-o"])
+        .arg(&bin)
+        .arg(root().join("nomad-plugin-testkit/benches/floor/floor.c")))?;
+    Ok(bin)
+}
+
 fn build_drivers() -> Result<(PathBuf, PathBuf)> {
     run(cargo().args([
         "build",
