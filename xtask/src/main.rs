@@ -259,12 +259,11 @@ fn new_plugin(kind: &str, name: &str, dir: &Path, in_repo: bool) -> Result<()> {
 
 /// What the workflows pass to `nomad-plugin-testkit review` for `kind`,
 /// after the binary and `--out DIR`: the template's own check options.
-/// The driver template refuses `RecoverTask` (see its README), so its
-/// review leaves out the suite's `recover` group, as its conformance test
-/// does; the report lists the group as skipped.
+/// Every group of the driver suite runs: the template recovers its tasks
+/// on the SDK's executor and its conformance test runs the whole suite.
 fn review_args(kind: &str) -> &'static str {
     match kind {
-        "driver" => "--config example/agent.hcl --skip recover",
+        "driver" => "--config example/agent.hcl",
         "device" => "--config example/agent.hcl",
         "csi" => "--kind csi -- --node-id review-node --data-dir \"$PWD/target/review-csi-data\"",
         "apm" => "--kind apm",
