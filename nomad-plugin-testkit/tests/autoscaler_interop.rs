@@ -107,7 +107,7 @@ apm "procfs" {{
     nomad_token     = "operator-token"
   }}
 }}
-strategy "target-value" {{
+strategy "tv" {{
   driver = "strategy-target-value"
 }}
 target "file" {{
@@ -121,19 +121,22 @@ target "file" {{
         plugins = dir.join("plugins").display(),
         base = dir.display()
     );
+    // A block labelled as a built-in ("target-value") would keep the
+    // built-in's driver: agent/config's Plugin.merge copies name, args and
+    // config over config.Default()'s blocks, never the driver.
     let args: Vec<String> = [
         "-query=procfs=load_1",
         "-query=procfs=avg(memory_percent)",
         "-query=procfs=bogus",
-        r#"-run=target-value={"count":2,"metrics":[5,26],"config":{"target":"13"}}"#,
-        r#"-run=target-value={"count":2,"metrics":[26],"config":{}}"#,
+        r#"-run=tv={"count":2,"metrics":[5,26],"config":{"target":"13"}}"#,
+        r#"-run=tv={"count":2,"metrics":[26],"config":{}}"#,
         r#"-status=file={"path":"count"}"#,
         r#"-scale=file={"count":4,"direction":"up","config":{"path":"count"}}"#,
         r#"-scale=file={"count":4,"direction":"up","config":{"path":"count"}}"#,
         r#"-status=file={"path":"count"}"#,
         // A policy check end to end: status (4), load_1 over the window,
         // target-value with a tiny target (scales up), then scale.
-        r#"-eval=procfs|load_1|target-value|file={"target":"0.000001","path":"count"}"#,
+        r#"-eval=procfs|load_1|tv|file={"target":"0.000001","path":"count"}"#,
     ]
     .iter()
     .map(|s| s.to_string())
@@ -144,7 +147,7 @@ target "file" {{
     // Loading: each plugin passed the manager's checks and took its config.
     for (name, kind, driver) in [
         ("procfs", "apm", "apm-procfs"),
-        ("target-value", "strategy", "strategy-target-value"),
+        ("tv", "strategy", "strategy-target-value"),
         ("file", "target", "target-file"),
     ] {
         let p = plugin(&report, name);
@@ -163,7 +166,7 @@ target "file" {{
     // agent/config/config.go's default block_query_wait_time (5m), merged
     // by sdk/helper/nomad as a Go duration.
     assert_eq!(sent["nomad_block-query-wait-time"], "5m0s", "{sent:#}");
-    let sent = &plugin(&report, "target-value")["config_sent"];
+    let sent = &plugin(&report, "tv")["config_sent"];
     assert_eq!(sent["nomad_token"], "agent-token", "{sent:#}");
     assert!(plugin(&report, "file")["config_sent"]
         .get("nomad_address")
