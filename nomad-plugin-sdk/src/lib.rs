@@ -104,16 +104,20 @@
 //! # }
 //! ```
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(any(feature = "driver", feature = "device"))]
 pub mod attribute;
 #[cfg(feature = "autoscaler")]
+#[cfg_attr(docsrs, doc(cfg(feature = "autoscaler")))]
 pub mod autoscaler;
 pub mod base;
 pub mod config;
 #[cfg(feature = "csi")]
+#[cfg_attr(docsrs, doc(cfg(feature = "csi")))]
 pub mod csi;
 #[cfg(feature = "driver")]
+#[cfg_attr(docsrs, doc(cfg(feature = "driver")))]
 pub mod driver;
 mod error;
 pub mod runtime;
@@ -130,12 +134,16 @@ pub use async_trait::async_trait;
 pub use nomad_plugin_derive::ConfigSchema;
 
 #[cfg(feature = "common-plugins")]
+#[cfg_attr(docsrs, doc(cfg(feature = "common-plugins")))]
 pub mod common;
 #[cfg(feature = "device")]
+#[cfg_attr(docsrs, doc(cfg(feature = "device")))]
 pub mod device;
 #[cfg(feature = "host")]
 pub mod host;
 #[cfg(feature = "host-volume")]
+#[cfg_attr(docsrs, doc(cfg(feature = "host-volume")))]
 pub mod host_volume;
 #[cfg(feature = "secrets")]
+#[cfg_attr(docsrs, doc(cfg(feature = "secrets")))]
 pub mod secrets;

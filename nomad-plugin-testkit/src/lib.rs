@@ -5,6 +5,7 @@
 //! Nomad agent would, talks to it over gRPC, and checks what it answers
 //! against what Nomad expects.
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod autoscaler;
 pub mod common;

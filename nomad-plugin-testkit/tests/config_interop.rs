@@ -440,3 +440,88 @@ fn direct_marshal_cases_decode() {
         assert_eq!(hex(&again), go_hex, "{ty} {val} as {as_ty:?}");
     }
 }
+
+/// A task config interpolated in the client's eval context: Go builds it the
+/// way `taskenv.AllValues` + `hclutils.GetStdlibFuncs` do, we from the same
+/// `TaskEnv`; the msgpack bytes must be identical, and an unknown variable
+/// must give hcl's summary, detail and position.
+#[test]
+fn task_config_interpolation_matches_nomad_client() {
+    use nomad_plugin_testkit::hcl::{decode_task_config, TaskEnv};
+    let env = TaskEnv::default()
+        .env("greeting", "hello")
+        .meta("rack", "r1")
+        .node_attr("attr.driver.docker", "1");
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("config-fixtures");
+    std::fs::create_dir_all(&dir).expect("fixture dir");
+    let env_path = dir.join("task-env.json");
+    std::fs::write(
+        &env_path,
+        json!({"env": env.env_vars(), "node_attrs": env.node_attrs()}).to_string(),
+    )
+    .expect("write env");
+    let spec = schema::object([
+        ("image", attr("string").required().into()),
+        ("args", attr("list(string)").into()),
+        ("labels", attr("map(string)").into()),
+        ("n", attr("number").into()),
+    ]);
+    let go = |name: &str, hcl: &str| {
+        let sp = dir.join(format!("{name}.json"));
+        let hp = dir.join(format!("{name}.hcl"));
+        std::fs::write(&sp, spec_json(&spec).to_string()).expect("write spec");
+        std::fs::write(&hp, hcl).expect("write hcl");
+        run(&[
+            "decode-task",
+            sp.to_str().expect("utf8"),
+            hp.to_str().expect("utf8"),
+            env_path.to_str().expect("utf8"),
+        ])
+    };
+    let cases = [
+        (
+            "interp-vars",
+            "image = \"${NOMAD_JOB_NAME}/${NOMAD_TASK_NAME}:${NOMAD_ALLOC_INDEX}\"\n\
+             args = [env[\"greeting\"], node.unique.name, attr.kernel.name, meta.rack, node.meta.rack, node.attr.driver.docker, \"${node.region}-${node.datacenter}\"]\n\
+             labels = { alloc = NOMAD_ALLOC_ID, short = \"${NOMAD_SHORT_ALLOC_ID}\" }\n",
+        ),
+        (
+            "interp-funcs",
+            "image = upper(\"${NOMAD_TASK_NAME}\")\n\
+             args = [lower(\"ABC\"), \"${strlen(env[\"greeting\"])}\"]\n\
+             n = abs(-3) + length([1, 2])\n",
+        ),
+    ];
+    for (name, hcl) in cases {
+        let g = go(name, hcl);
+        assert!(g.get("error").is_none(), "{name}: Go rejected it: {g}");
+        let ours = decode_task_config(hcl, &spec, &env).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let bytes = msgpack::to_msgpack(&ours).expect("encode");
+        assert_eq!(
+            hex(&bytes),
+            g["hex"].as_str().expect("hex"),
+            "{name}: msgpack differs\nours: {ours:?}"
+        );
+    }
+
+    let bad = "image = \"x\"\nargs = [\"${NOMAD_TASK_NAME}\", \"${nope}\"]\n";
+    let g = go("interp-unknown", bad);
+    let go_err = g["error"].as_str().expect("Go reports an error");
+    let ours = decode_task_config(bad, &spec, &env).expect_err("unknown variable");
+    assert_eq!(ours.0.len(), 1, "{ours}");
+    let d = &ours.0[0];
+    let pos = d.pos.expect("position");
+    let want = format!(
+        ":{},{}-{}: {}; {}",
+        pos.line,
+        pos.column,
+        pos.column + "nope".len(),
+        d.summary,
+        d.detail
+    );
+    assert!(
+        go_err.ends_with(&want),
+        "Go said {go_err:?}, we said {ours}"
+    );
+    assert_eq!(d.summary, "Unknown variable");
+}

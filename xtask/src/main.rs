@@ -1,10 +1,12 @@
 //! Project automation for nomad-plugin-rs: `cargo xtask <command>`.
 
 use anyhow::{bail, Context, Result};
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 mod book;
+mod package;
 mod public_api;
 mod workflows;
 
@@ -23,7 +25,13 @@ commands:
           on the published crates otherwise
   test-new-plugins [--kind KIND] [--ci-only]
           generate one plugin of every kind outside the repository and run the `run:` steps of
-          its CI workflow, then of its release workflow, unedited (also the last step of `test`)
+          its CI workflow, then of its release workflow, unedited (also the last step of `test`);
+          the release profile is unoptimised (CARGO_PROFILE_RELEASE_OPT_LEVEL=0) unless
+          XTASK_RELEASE_OPTIMISED=1
+  package [--no-verify]
+          `cargo package` (verified unless --no-verify) of proto, derive, sdk and testkit; checks
+          what the packages hold; builds and tests a generated driver outside the repository
+          against the packages (also a step of `test`, with --no-verify)
   book    check the guide's links and build it with mdBook into target/book/ (installs the pinned
           mdbook into target/tools/ the first time; also the last step of `test`)
   public-api [--bless]
@@ -47,6 +55,7 @@ fn main() -> Result<()> {
         "test-new-plugins" => test_generated_plugins(&rest),
         "fuzz" => fuzz(&rest),
         "book" => book::book(&rest),
+        "package" => package::package(&rest),
         "public-api" => public_api::public_api(&rest),
         "" | "help" | "-h" | "--help" => {
             print!("{USAGE}");
@@ -104,6 +113,7 @@ fn test(extra: &[String]) -> Result<()> {
     // The doc tests include the guide's code blocks (docs/doctests.rs).
     run(cargo().args(["test", "--workspace", "--all-features", "--doc"]))?;
     test_generated_plugins(&[])?;
+    package::package(&["--no-verify".to_string()])?;
     book::book(&[])
 }
 
@@ -306,7 +316,8 @@ fn copy_template(from: &Path, to: &Path, vars: &[(&str, String)]) -> Result<()> 
 /// (`CARGO_TARGET_DIR`, which the steps honour) and lock file, so
 /// dependencies are built once per profile and feature set, and the testkit
 /// CLI is this checkout's (`NOMAD_PLUGIN_TESTKIT`, the workflows' override
-/// of `cargo install`). `--ci-only` skips the release workflows.
+/// of `cargo install`). `--ci-only` skips the release workflows; the
+/// release profile is unoptimised unless `XTASK_RELEASE_OPTIMISED=1`.
 fn test_generated_plugins(args: &[String]) -> Result<()> {
     let ci_only = args.iter().any(|a| a == "--ci-only");
     let kinds: Vec<&str> = match args.iter().position(|a| a == "--kind") {
@@ -322,6 +333,24 @@ fn test_generated_plugins(args: &[String]) -> Result<()> {
         "nomad-plugin-testkit",
     ]))?;
     let testkit = target_dir().join("debug/nomad-plugin-testkit");
+    // The release steps build every dependency a second time, in the
+    // release profile: from a cold target directory about 8 minutes
+    // optimised and 6 unoptimised on the shared 2-core machine (see the
+    // commit message), then one to two minutes per kind. The steps under
+    // test (names, checksums, the review of that exact binary) do not
+    // depend on the optimiser, so unless XTASK_RELEASE_OPTIMISED=1 the
+    // release profile is made unoptimised through cargo's own
+    // CARGO_PROFILE_RELEASE_* variables; the workflow files stay as they
+    // are.
+    let release_profile: &[(&str, &str)] =
+        if std::env::var_os("XTASK_RELEASE_OPTIMISED").is_some_and(|v| v == "1") {
+            &[]
+        } else {
+            &[
+                ("CARGO_PROFILE_RELEASE_OPT_LEVEL", "0"),
+                ("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "256"),
+            ]
+        };
     let base = std::env::temp_dir().join(format!("xtask-new-plugin-{}", std::process::id()));
     if base.exists() {
         std::fs::remove_dir_all(&base)?;
@@ -337,8 +366,8 @@ fn test_generated_plugins(args: &[String]) -> Result<()> {
                 ("CARGO_TARGET_DIR", target_dir()),
                 ("NOMAD_PLUGIN_TESTKIT", testkit.clone()),
             ];
-            let overrides: Vec<(&str, &Path)> =
-                overrides.iter().map(|(k, v)| (*k, v.as_path())).collect();
+            let overrides: Vec<(&str, &OsStr)> =
+                overrides.iter().map(|(k, v)| (*k, v.as_os_str())).collect();
             let ci = workflows::parse(&dir.join(".github/workflows/ci.yml"))?;
             let release = workflows::parse(&dir.join(".github/workflows/release.yml"))?;
             // The actions GitHub runs around the steps: checkout first, the
@@ -364,6 +393,8 @@ fn test_generated_plugins(args: &[String]) -> Result<()> {
             check_review_package(&dir.join("target/review"), &name)?;
             let ci_time = started.elapsed();
             if !ci_only {
+                let mut overrides = overrides.clone();
+                overrides.extend(release_profile.iter().map(|(k, v)| (*k, OsStr::new(v))));
                 workflows::run_steps(&release, &dir, &overrides)?;
                 check_release(&dir, &name)?;
             }

@@ -160,7 +160,11 @@ pub fn parse(path: &Path) -> Result<Workflow> {
 /// Runs every `run:` step of `workflow` in `dir`, in order, as the runner
 /// does with `shell: bash` (`bash --noprofile --norc -eo pipefail`), each
 /// in its own shell, with the workflow's env and then `overrides`.
-pub fn run_steps(workflow: &Workflow, dir: &Path, overrides: &[(&str, &Path)]) -> Result<()> {
+pub fn run_steps(
+    workflow: &Workflow,
+    dir: &Path,
+    overrides: &[(&str, &std::ffi::OsStr)],
+) -> Result<()> {
     for step in &workflow.steps {
         eprintln!(
             "xtask: {} [{}]: {}",

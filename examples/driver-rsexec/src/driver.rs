@@ -277,12 +277,9 @@ impl driver::Driver for RsExec {
         &self,
         task: driver::Task<RsExecTask>,
     ) -> Result<StartedTask<RsExecState>, PluginError> {
-        if self.tasks.contains(&task.id) {
-            return Err(PluginError::AlreadyExists(format!(
-                "task {:?} is already running",
-                task.id
-            )));
-        }
+        // Held until the task is stored: a second StartTask for this id is
+        // refused meanwhile, and a failed start frees the id.
+        let claim = self.tasks.claim(&task.id)?;
         let cfg = &task.config;
         if cfg.command.is_empty() {
             return Err(PluginError::InvalidConfig(
@@ -369,18 +366,15 @@ impl driver::Driver for RsExec {
             task: (task_pid, task_start),
             started_at_ms: millis(started),
         };
-        let t = self.tasks.insert(
-            &task.id,
-            Task {
-                name: task.name.clone(),
-                alloc_id: task.task.alloc_id.clone(),
-                state: state.clone(),
-                spec,
-                exit: ExitWatch::new(),
-                completed_at: Mutex::new(None),
-                stats: Mutex::new(GroupStats::new()),
-            },
-        );
+        let t = claim.insert(Task {
+            name: task.name.clone(),
+            alloc_id: task.task.alloc_id.clone(),
+            state: state.clone(),
+            spec,
+            exit: ExitWatch::new(),
+            completed_at: Mutex::new(None),
+            stats: Mutex::new(GroupStats::new()),
+        });
         Self::watch_child(t.clone(), child);
         self.event(&t, &task.id, format!("Started process {task_pid}"));
         tracing::info!(task_id = %task.id, pid = task_pid, "task started");
@@ -391,9 +385,9 @@ impl driver::Driver for RsExec {
         &self,
         task: RecoveredTask<RsExecTask, RsExecState>,
     ) -> Result<(), PluginError> {
-        if self.tasks.contains(&task.id) {
-            return Ok(());
-        }
+        let Ok(claim) = self.tasks.claim(&task.id) else {
+            return Ok(()); // known already, or being recovered by another call
+        };
         let spec: Spec = std::fs::read(task.state.dir.join("spec.json"))
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
@@ -404,18 +398,15 @@ impl driver::Driver for RsExec {
                     task.state.dir.display()
                 ))
             })?;
-        let t = self.tasks.insert(
-            &task.id,
-            Task {
-                name: task.name.clone(),
-                alloc_id: task.task.alloc_id.clone(),
-                state: task.state.clone(),
-                spec,
-                exit: ExitWatch::new(),
-                completed_at: Mutex::new(None),
-                stats: Mutex::new(GroupStats::new()),
-            },
-        );
+        let t = claim.insert(Task {
+            name: task.name.clone(),
+            alloc_id: task.task.alloc_id.clone(),
+            state: task.state.clone(),
+            spec,
+            exit: ExitWatch::new(),
+            completed_at: Mutex::new(None),
+            stats: Mutex::new(GroupStats::new()),
+        });
         Self::watch_pid(t.clone());
         self.event(&t, &task.id, "Recovered after a plugin restart".into());
         tracing::info!(task_id = %task.id, "task recovered");

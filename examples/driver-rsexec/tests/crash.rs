@@ -237,10 +237,10 @@ async fn twenty_tasks_survive_repeated_sigkill_of_the_plugin() {
                     seen.push(w);
                 }
                 drop(waits);
+                // An error is a wait cut by the kill: a running task, or an
+                // exit the next round observes after recovery.
                 for (id, r) in seen {
                     let t = tasks.get_mut(&id).expect("task");
-                    // An error is a wait the kill cut: a running task, or
-                    // an exit the next round observes after recovery.
                     if let Ok(code) = r {
                         assert!(t.release.is_some(), "{id} exited unreleased: {code}");
                         assert_eq!(code, t.code, "round {round}: {id} exit code");

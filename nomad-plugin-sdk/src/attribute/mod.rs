@@ -132,6 +132,8 @@ impl Attribute {
 
     /// Reads an attribute from the wire with Nomad's rules: a value must be
     /// set, and a unit must be a known one on a number.
+    // The host's direction, used by the device kind's conversions.
+    #[cfg_attr(not(all(feature = "host", feature = "device")), allow(dead_code))]
     pub(crate) fn from_proto(a: &spb::Attribute) -> Result<Self, String> {
         use spb::attribute::Value;
         let unit = if a.unit.is_empty() {

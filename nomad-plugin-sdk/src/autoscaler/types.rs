@@ -17,6 +17,7 @@ use super::config::ConfigMap;
 /// policy check sets `query_window`, shifted back by `query_window_offset`);
 /// for checks with `query_window = "0s"` both ends are the same instant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TimeRange {
     /// Start of the window.
     pub from: SystemTime,
@@ -56,6 +57,7 @@ impl TimeRange {
 
 /// One sample of a metric.
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
 pub struct TimestampedMetric {
     /// When the sample was taken.
     pub timestamp: SystemTime,
@@ -104,6 +106,7 @@ impl fmt::Display for ScalingDirection {
 /// agent has capped the count to the policy's `min`/`max` and added its own
 /// meta keys (`nomad_autoscaler.*`).
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct ScalingAction {
     /// The desired count. Zero or more, except in dry-run mode where the
     /// agent sets it to [`ScalingAction::DRY_RUN_COUNT`].
@@ -161,6 +164,7 @@ impl ScalingAction {
 
 /// The strategy block of a policy check.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct ScalingPolicyStrategy {
     /// The strategy plugin's name (the `strategy "<name>"` label).
     pub name: String,
@@ -168,8 +172,19 @@ pub struct ScalingPolicyStrategy {
     pub config: ConfigMap,
 }
 
+impl ScalingPolicyStrategy {
+    /// The `strategy "<name>"` block with its settings.
+    pub fn new(name: impl Into<String>, config: ConfigMap) -> Self {
+        ScalingPolicyStrategy {
+            name: name.into(),
+            config,
+        }
+    }
+}
+
 /// One `check` of a scaling policy, as the agent hands it to a strategy.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct ScalingPolicyCheck {
     /// The check's name.
     pub name: String,
@@ -184,9 +199,30 @@ pub struct ScalingPolicyCheck {
     pub strategy: ScalingPolicyStrategy,
 }
 
+impl ScalingPolicyCheck {
+    /// The check `name`, whose `query` went to the APM plugin `source` over
+    /// `query_window`, evaluated by `strategy`.
+    pub fn new(
+        name: impl Into<String>,
+        source: impl Into<String>,
+        query: impl Into<String>,
+        query_window: Duration,
+        strategy: ScalingPolicyStrategy,
+    ) -> Self {
+        ScalingPolicyCheck {
+            name: name.into(),
+            source: source.into(),
+            query: query.into(),
+            query_window,
+            strategy,
+        }
+    }
+}
+
 /// What a strategy evaluates: one policy check and the metrics its query
 /// returned, sorted by time (the agent sorts them before the call).
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct ScalingCheckEvaluation {
     /// The check.
     pub check: ScalingPolicyCheck,
@@ -195,8 +231,16 @@ pub struct ScalingCheckEvaluation {
     pub metrics: Vec<TimestampedMetric>,
 }
 
+impl ScalingCheckEvaluation {
+    /// `check` with the samples its query returned, oldest first.
+    pub fn new(check: ScalingPolicyCheck, metrics: Vec<TimestampedMetric>) -> Self {
+        ScalingCheckEvaluation { check, metrics }
+    }
+}
+
 /// What a target reports about itself before each evaluation.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct TargetStatus {
     /// Whether the target can be scaled now. When false the agent skips
     /// the evaluation (no query, no strategy, no scale).

@@ -2,6 +2,9 @@
 //! with the autoscaler's conventions: a missing timestamp is the Unix epoch
 //! (what Go's `AsTime` gives for nil), action meta is a JSON object in an
 //! `Any` with an empty `type_url`, and direction `UNSPECIFIED` is refused.
+// Both directions of every message live here; the host's half (`range_to_wire`,
+// `check_to_wire`, ...) is used through `crate::host` only.
+#![cfg_attr(not(feature = "host"), allow(dead_code))]
 
 use std::time::{Duration, SystemTime};
 

@@ -64,8 +64,10 @@ pub const PLUGIN_API_VERSION: &str = "v0.1.0";
 #[cfg_attr(not(any(feature = "driver", feature = "device")), allow(dead_code))]
 pub(crate) enum PluginKind {
     /// A task driver (`driver = "..."` in job files).
+    #[cfg_attr(not(feature = "driver"), allow(dead_code))]
     Driver,
     /// A device plugin (GPUs, FPGAs, ...).
+    #[cfg_attr(not(feature = "device"), allow(dead_code))]
     Device,
 }
 

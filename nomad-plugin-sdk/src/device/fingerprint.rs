@@ -136,6 +136,7 @@ impl DeviceGroup {
 
     /// Reads a group from the wire. Attributes Nomad would refuse (no
     /// value, unknown unit, unit on a string) are errors.
+    #[cfg_attr(not(feature = "host"), allow(dead_code))] // the host's direction
     pub(crate) fn from_proto(group: &pb::DeviceGroup) -> Result<Self, InvalidFingerprint> {
         let mut problems = Vec::new();
         let mut attributes = BTreeMap::new();
@@ -251,6 +252,7 @@ impl DeviceInstance {
         }
     }
 
+    #[cfg_attr(not(feature = "host"), allow(dead_code))] // the host's direction
     fn from_proto(d: &pb::DetectedDevice) -> Self {
         DeviceInstance {
             id: d.id.clone(),

@@ -120,6 +120,7 @@ impl ContainerReservation {
     }
 
     /// Reads a reservation from the wire.
+    #[cfg_attr(not(feature = "host"), allow(dead_code))] // the host's direction
     pub(crate) fn from_proto(p: &pb::ContainerReservation) -> Self {
         ContainerReservation {
             envs: p.envs.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),

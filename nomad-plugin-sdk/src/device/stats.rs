@@ -77,6 +77,7 @@ impl DeviceGroupStats {
     }
 
     /// Reads group statistics from the wire.
+    #[cfg_attr(not(feature = "host"), allow(dead_code))] // the host's direction
     pub(crate) fn from_proto(p: &pb::DeviceGroupStats) -> Self {
         DeviceGroupStats {
             vendor: p.vendor.clone(),
@@ -141,6 +142,7 @@ impl DeviceStats {
         }
     }
 
+    #[cfg_attr(not(feature = "host"), allow(dead_code))] // the host's direction
     fn from_proto(p: &pb::DeviceStats) -> Self {
         DeviceStats {
             summary: p.summary.as_ref().map(StatValue::from_proto),
@@ -192,6 +194,7 @@ impl StatObject {
         }
     }
 
+    #[cfg_attr(not(feature = "host"), allow(dead_code))] // the host's direction
     fn from_proto(p: &spb::StatObject) -> Self {
         StatObject {
             nested: p
@@ -316,6 +319,7 @@ impl StatValue {
 
     /// Reads a value from the wire (the first field set wins, in the order
     /// Nomad's client reads them; nothing set reads as an empty string).
+    #[cfg_attr(not(feature = "host"), allow(dead_code))] // the host's direction
     pub(crate) fn from_proto(p: &spb::StatValue) -> Self {
         let value = if let Some(v) = p.float_numerator_val {
             match p.float_denominator_val {

@@ -109,6 +109,7 @@ mod store;
 #[cfg(test)]
 mod tests;
 mod types;
+mod wire;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -121,7 +122,7 @@ use tonic::service::Routes;
 pub use crate::attribute::{Attribute, Unit, UnitBase, UnknownUnit};
 pub use events::EventBus;
 pub use exec::{ExecInput, ExecOutputSink, ExecSession, SessionClosed};
-pub use store::{not_found, ExitWatch, TaskStore};
+pub use store::{not_found, Claim, ExitWatch, TaskStore};
 pub use types::*;
 
 use crate::base::BasePlugin;

@@ -19,9 +19,44 @@ use crate::PluginError;
 /// assert_eq!(*store.get("a/web/0001").unwrap(), 42);
 /// assert!(store.get("nope").is_err());
 /// ```
+///
+/// A driver that does work before it has a task to store (starting a
+/// process, re-attaching to one) claims the id first, so two calls for the
+/// same task cannot both do that work:
+///
+/// ```
+/// use nomad_plugin_sdk::driver::TaskStore;
+///
+/// let store: TaskStore<u32> = TaskStore::new();
+/// let claim = store.claim("a/web/0001").unwrap();
+/// // A second StartTask for the same id is refused while the first runs.
+/// assert!(store.claim("a/web/0001").is_err());
+/// let task = claim.insert(42); // ... after starting the process
+/// assert_eq!(*task, 42);
+/// assert!(store.claim("a/web/0001").is_err());
+/// // A claim dropped without insert (the start failed) frees the id.
+/// drop(store.claim("b/web/0002").unwrap());
+/// assert!(store.claim("b/web/0002").is_ok());
+/// ```
 #[derive(Debug)]
 pub struct TaskStore<T> {
-    tasks: Mutex<HashMap<String, Arc<T>>>,
+    tasks: Mutex<HashMap<String, Slot<T>>>,
+}
+
+/// A task, or an id claimed by a call that is still starting it.
+#[derive(Debug)]
+enum Slot<T> {
+    Claimed,
+    Task(Arc<T>),
+}
+
+impl<T> Slot<T> {
+    fn task(&self) -> Option<&Arc<T>> {
+        match self {
+            Slot::Task(t) => Some(t),
+            Slot::Claimed => None,
+        }
+    }
 }
 
 impl<T> Default for TaskStore<T> {
@@ -38,45 +73,110 @@ impl<T> TaskStore<T> {
         Self::default()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<T>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Slot<T>>> {
         self.tasks.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Adds or replaces a task.
     pub fn insert(&self, id: impl Into<String>, task: T) -> Arc<T> {
         let task = Arc::new(task);
-        self.lock().insert(id.into(), task.clone());
+        self.lock().insert(id.into(), Slot::Task(task.clone()));
         task
+    }
+
+    /// Claims `id` for a task about to be started or recovered, in one
+    /// step: the error Nomad expects (`AlreadyExists`) when the id is known
+    /// or claimed by another call. Fill the claim with [`Claim::insert`];
+    /// dropping it unfilled frees the id again.
+    pub fn claim(&self, id: impl Into<String>) -> Result<Claim<'_, T>, PluginError> {
+        let id = id.into();
+        let mut tasks = self.lock();
+        if tasks.contains_key(&id) {
+            return Err(PluginError::AlreadyExists(format!(
+                "task {id:?} is already running"
+            )));
+        }
+        tasks.insert(id.clone(), Slot::Claimed);
+        Ok(Claim {
+            store: self,
+            id: Some(id),
+        })
     }
 
     /// The task, or the not-found error Nomad should see.
     pub fn get(&self, id: &str) -> Result<Arc<T>, PluginError> {
-        self.lock().get(id).cloned().ok_or_else(|| not_found(id))
+        self.lock()
+            .get(id)
+            .and_then(Slot::task)
+            .cloned()
+            .ok_or_else(|| not_found(id))
     }
 
-    /// Whether a task is known.
+    /// Whether a task is known (a claimed id whose task is not stored yet
+    /// is not).
     pub fn contains(&self, id: &str) -> bool {
-        self.lock().contains_key(id)
+        self.lock().get(id).and_then(Slot::task).is_some()
     }
 
     /// Removes a task, returning it.
     pub fn remove(&self, id: &str) -> Option<Arc<T>> {
-        self.lock().remove(id)
+        let mut tasks = self.lock();
+        match tasks.get(id) {
+            Some(Slot::Task(_)) => match tasks.remove(id) {
+                Some(Slot::Task(t)) => Some(t),
+                _ => None,
+            },
+            _ => None,
+        }
     }
 
     /// Every task id.
     pub fn ids(&self) -> Vec<String> {
-        self.lock().keys().cloned().collect()
+        self.lock()
+            .iter()
+            .filter(|(_, slot)| slot.task().is_some())
+            .map(|(id, _)| id.clone())
+            .collect()
     }
 
     /// Number of tasks.
     pub fn len(&self) -> usize {
-        self.lock().len()
+        self.lock().values().filter(|s| s.task().is_some()).count()
     }
 
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
-        self.lock().is_empty()
+        self.len() == 0
+    }
+}
+
+/// An id claimed in a [`TaskStore`] by [`TaskStore::claim`]; see there.
+#[derive(Debug)]
+#[must_use = "a claim dropped without insert frees the id again"]
+pub struct Claim<'a, T> {
+    store: &'a TaskStore<T>,
+    id: Option<String>,
+}
+
+impl<T> Claim<'_, T> {
+    /// Stores the task under the claimed id.
+    pub fn insert(mut self, task: T) -> Arc<T> {
+        let task = Arc::new(task);
+        if let Some(id) = self.id.take() {
+            self.store.lock().insert(id, Slot::Task(task.clone()));
+        }
+        task
+    }
+}
+
+impl<T> Drop for Claim<'_, T> {
+    fn drop(&mut self) {
+        if let Some(id) = self.id.take() {
+            let mut tasks = self.store.lock();
+            if matches!(tasks.get(&id), Some(Slot::Claimed)) {
+                tasks.remove(&id);
+            }
+        }
     }
 }
 
@@ -144,6 +244,27 @@ impl ExitWatch {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_claimed_id_is_neither_found_nor_claimable_until_released() {
+        let store: TaskStore<u8> = TaskStore::new();
+        let claim = store.claim("t").unwrap();
+        assert!(store.get("t").is_err());
+        assert!(!store.contains("t"));
+        assert!(store.ids().is_empty());
+        assert!(store.is_empty());
+        assert!(store.remove("t").is_none());
+        let again = store.claim("t").unwrap_err();
+        assert!(matches!(again, PluginError::AlreadyExists(_)), "{again:?}");
+        drop(claim);
+        let claim = store.claim("t").unwrap();
+        assert_eq!(*claim.insert(7), 7);
+        assert_eq!(*store.get("t").unwrap(), 7);
+        assert_eq!(store.len(), 1);
+        assert!(store.claim("t").is_err());
+        assert_eq!(store.remove("t").map(|t| *t), Some(7));
+        assert!(store.claim("t").is_ok());
+    }
 
     #[tokio::test]
     async fn many_waiters_get_the_same_exit() {

@@ -32,6 +32,9 @@ pub struct PluginEnv {
     pub multiplex_grpc: Option<String>,
     /// `TMPDIR`, the fallback socket directory.
     pub tmpdir: Option<PathBuf>,
+    /// [`ATTACH_ENV`](super::ATTACH_ENV) is set to `1` or `true`: the
+    /// plugin was started by hand, for a host to attach to later.
+    pub attach: bool,
 }
 
 impl PluginEnv {
@@ -76,11 +79,21 @@ impl PluginEnv {
             client_cert: non_empty("PLUGIN_CLIENT_CERT"),
             multiplex_grpc: non_empty("PLUGIN_MULTIPLEX_GRPC"),
             tmpdir: non_empty("TMPDIR").map(PathBuf::from),
+            attach: matches!(
+                map.get(super::ATTACH_ENV)
+                    .map(|v| v.to_ascii_lowercase())
+                    .as_deref(),
+                Some("1" | "true")
+            ),
         }
     }
 
-    /// Checks the magic cookie, as every go-plugin plugin does first.
+    /// Checks the magic cookie, as every go-plugin plugin does first. In
+    /// attach mode there is no host to set it, and none is needed.
     pub fn check_cookie(&self, handshake: &Handshake) -> Result<(), ServeError> {
+        if self.attach {
+            return Ok(());
+        }
         match &self.magic_cookie {
             Some(v) if v == handshake.magic_cookie_value => Ok(()),
             _ => Err(ServeError::NotLaunchedByHost {
@@ -133,6 +146,20 @@ mod tests {
             &Handshake::NOMAD,
             vars.iter().map(|(k, v)| (k.to_string(), v.to_string())),
         )
+    }
+
+    #[test]
+    fn attach_mode_needs_no_cookie() {
+        for on in ["1", "true", "TRUE"] {
+            let e = env(&[("NOMAD_PLUGIN_ATTACH", on)]);
+            assert!(e.attach, "{on}");
+            assert!(e.check_cookie(&Handshake::NOMAD).is_ok());
+        }
+        for off in ["", "0", "yes please"] {
+            let e = env(&[("NOMAD_PLUGIN_ATTACH", off)]);
+            assert!(!e.attach, "{off:?}");
+            assert!(e.check_cookie(&Handshake::NOMAD).is_err());
+        }
     }
 
     #[test]

@@ -33,6 +33,12 @@ fn sink() -> &'static Mutex<Box<dyn std::io::Write + Send>> {
     SINK.get_or_init(|| Mutex::new(Box::new(std::io::stderr())))
 }
 
+/// Writes text as it is (not as a log entry) where log lines go: the
+/// plugin's original stderr.
+pub(crate) fn write_raw(text: &str) {
+    write_line(text);
+}
+
 /// Writes one complete line. Errors are ignored on purpose: a host that
 /// closed our stderr must not bring the plugin down (no panic on EPIPE).
 fn write_line(line: &str) {

@@ -17,6 +17,24 @@
 //! | stdio | later stdout output streams to the host through `plugin.GRPCStdio`; fd 2 stays the host's stderr |
 //! | logging | `tracing` events as go-hclog JSON on the real stderr ([`logging`]) |
 //! | stop | `plugin.GRPCController/Shutdown` or SIGTERM; SIGINT is ignored as in Go plugins; the socket file is removed |
+//!
+//! ## Attach mode, for debugging
+//!
+//! A plugin is normally started by its host, which it cannot be under a
+//! debugger. Start it by hand with [`ATTACH_ENV`]`=1` instead (for
+//! example `NOMAD_PLUGIN_ATTACH=1 rust-gdb target/debug/my-driver`): the
+//! runtime skips the magic-cookie refusal, keeps stdout and stderr on the
+//! terminal, stops on Ctrl-C, and prints where it serves on stderr:
+//!
+//! ```text
+//! NOMAD_PLUGIN_ATTACH: serving without a host at /tmp/plugin123 (pid 4242)
+//!   attach with: nomad-plugin-testkit check PLUGIN_BIN --attach /tmp/plugin123,4242
+//! ```
+//!
+//! `nomad-plugin-testkit check|launch PLUGIN_BIN --attach ADDR,PID` then
+//! runs a suite or the REPL against that process instead of starting one,
+//! like Terraform's `TF_REATTACH_PROVIDERS`. Nomad itself has no such mode:
+//! never set the variable on a plugin an agent starts.
 
 mod broker;
 mod controller;
@@ -46,6 +64,10 @@ use tonic::transport::Server;
 pub use env::PluginEnv;
 pub use error::ServeError;
 pub use handshake::{Handshake, HandshakeLine, Network};
+
+/// The environment variable that starts a plugin in attach mode (see the
+/// [module docs](self)): set it to `1` or `true`.
+pub const ATTACH_ENV: &str = "NOMAD_PLUGIN_ATTACH";
 
 /// The largest gRPC message a plugin accepts. Go hosts send messages of up
 /// to 2 GiB; task configs and driver state are far smaller, but the 4 MiB
@@ -187,7 +209,7 @@ pub async fn serve_with(
     };
     let services = services();
     let negotiated = config.handshake.negotiate(&config.env.protocol_versions);
-    if !negotiated.host_listed_it {
+    if !negotiated.host_listed_it && !config.env.attach {
         tracing::warn!(
             plugin_version = negotiated.version,
             host_versions = ?config.env.protocol_versions,
@@ -249,6 +271,15 @@ pub async fn serve_with(
         multiplex: config.env.multiplex_grpc.as_ref().map(|_| false),
     };
     sink.announce(&line).map_err(ServeError::Handshake)?;
+    if config.env.attach {
+        logging::write_raw(&format!(
+            "{ATTACH_ENV}: serving without a host at {} (pid {})\n  attach with: nomad-plugin-testkit check PLUGIN_BIN --attach {},{}\n",
+            line.address,
+            std::process::id(),
+            line.address,
+            std::process::id()
+        ));
+    }
 
     let stdio = match redirected {
         Some(pipes) => stdio::StdioForwarder::start(pipes).map_err(ServeError::Stdio)?,
@@ -256,7 +287,7 @@ pub async fn serve_with(
     };
 
     let _signals = if config.handle_signals {
-        Some(watch_signals(stop_tx.clone())?)
+        Some(watch_signals(stop_tx.clone(), config.env.attach)?)
     } else {
         None
     };
@@ -409,7 +440,13 @@ fn flatten(
 
 /// Ignores SIGINT (the host owns Ctrl-C: plugins share its process group)
 /// and turns SIGTERM into a stop request.
-fn watch_signals(stop: watch::Sender<bool>) -> Result<tokio::task::JoinHandle<()>, ServeError> {
+/// SIGTERM stops the plugin; SIGINT is ignored as go-plugin plugins ignore
+/// it (a host's Ctrl-C reaches its plugins too), except in attach mode,
+/// where Ctrl-C at the plugin's own terminal stops it.
+fn watch_signals(
+    stop: watch::Sender<bool>,
+    stop_on_interrupt: bool,
+) -> Result<tokio::task::JoinHandle<()>, ServeError> {
     use tokio::signal::unix::{signal, SignalKind};
     let io = |source| ServeError::Io {
         context: "installing signal handlers",
@@ -420,7 +457,14 @@ fn watch_signals(stop: watch::Sender<bool>) -> Result<tokio::task::JoinHandle<()
     Ok(tokio::spawn(async move {
         loop {
             tokio::select! {
-                Some(()) = int.recv() => tracing::trace!("plugin received interrupt signal, ignoring"),
+                Some(()) = int.recv() => {
+                    if stop_on_interrupt {
+                        tracing::debug!("plugin received SIGINT in attach mode, stopping");
+                        let _ = stop.send(true);
+                    } else {
+                        tracing::trace!("plugin received interrupt signal, ignoring");
+                    }
+                }
                 Some(()) = term.recv() => {
                     tracing::debug!("plugin received SIGTERM, stopping");
                     let _ = stop.send(true);
@@ -440,7 +484,10 @@ fn watch_signals(stop: watch::Sender<bool>) -> Result<tokio::task::JoinHandle<()
 /// [`ExitCode::SUCCESS`] when the host stops the plugin. On any serve error
 /// it logs the error, prints it on stderr and returns status 1.
 pub fn run(handshake: Handshake, name: &str, services: impl FnOnce() -> Routes) -> ExitCode {
-    let config = ServeConfig::from_process(handshake);
+    let mut config = ServeConfig::from_process(handshake);
+    // Started by hand: no host reads the stdio stream, so output stays on
+    // the terminal.
+    config.redirect_stdio &= !config.env.attach;
     if config.env.check_cookie(&handshake).is_err() {
         stdio::print_stderr(handshake::NOT_A_HOST_MESSAGE);
         return ExitCode::FAILURE;

@@ -245,11 +245,10 @@ impl AutoscalerHarness {
             config: config.clone().into(),
         };
         let s = rpc("Status", call("Status", client.status(request)).await)?;
-        Ok(TargetStatus {
-            ready: s.ready,
-            count: s.count,
-            meta: s.meta,
-        })
+        let mut status = TargetStatus::ready(s.count);
+        status.ready = s.ready;
+        status.meta = s.meta;
+        Ok(status)
     }
 
     /// Target `Scale` with an action and the policy's target config.

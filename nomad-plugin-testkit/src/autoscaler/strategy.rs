@@ -49,16 +49,13 @@ pub(crate) fn request(case: &StrategyCase, strategy_name: &str) -> pb::RunReques
             TimestampedMetric::new(now - age, *v)
         })
         .collect();
-    let check = ScalingPolicyCheck {
-        name: case.name.clone(),
-        source: "testkit".into(),
-        query: "testkit".into(),
-        query_window: Duration::from_secs(60),
-        strategy: ScalingPolicyStrategy {
-            name: strategy_name.into(),
-            config: case.config.clone(),
-        },
-    };
+    let check = ScalingPolicyCheck::new(
+        case.name.clone(),
+        "testkit",
+        "testkit",
+        Duration::from_secs(60),
+        ScalingPolicyStrategy::new(strategy_name, case.config.clone()),
+    );
     pb::RunRequest {
         // The agent sends an empty action for the strategy to fill in.
         action: Some(shared_pb::ScalingAction::default()),

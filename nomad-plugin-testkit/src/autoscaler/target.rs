@@ -195,12 +195,11 @@ async fn dry_run(
             return;
         }
     };
-    let action = ScalingAction {
-        count: ScalingAction::DRY_RUN_COUNT,
-        reason: "testkit: dry run".into(),
-        direction: ScalingDirection::None,
-        ..Default::default()
-    }
+    let action = ScalingAction::scale(
+        ScalingAction::DRY_RUN_COUNT,
+        ScalingDirection::None,
+        "testkit: dry run",
+    )
     .with_meta("nomad_policy_id", "nomad-plugin-testkit")
     .with_meta("nomad_autoscaler.dry_run", true)
     .with_meta("nomad_autoscaler.dry_run.count", before + 1);

@@ -27,7 +27,7 @@ use crate::launch::{Launcher, StderrLine};
 ///     .launch()
 ///     .await?;
 /// let groups = harness.fingerprint().await?;
-/// let id = groups[0].instances[0].id.clone();
+/// let id = groups[0].devices[0].id.clone();
 /// let reservation = harness.reserve(&[id]).await?;
 /// assert!(!reservation.envs.is_empty());
 /// let mut stats = harness.stats(Duration::from_secs(1)).await?;
@@ -73,6 +73,13 @@ impl DeviceHarnessBuilder {
         value: impl Into<std::ffi::OsString>,
     ) -> Self {
         self.launcher = self.launcher.env(key, value);
+        self
+    }
+
+    /// Attaches to a plugin started by hand in attach mode
+    /// (`NOMAD_PLUGIN_ATTACH=1`) instead of launching the binary.
+    pub fn attach(mut self, endpoint: crate::launch::Endpoint, pid: u32) -> Self {
+        self.launcher = self.launcher.attach_to(endpoint, pid);
         self
     }
 

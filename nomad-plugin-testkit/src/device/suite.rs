@@ -29,6 +29,7 @@ pub struct DeviceSuite {
     stats_interval: Duration,
     stats_messages: usize,
     progress: Option<Progress>,
+    attach: Option<(crate::launch::Endpoint, u32)>,
 }
 
 /// Nomad registers the node without waiting longer than this for the first
@@ -46,7 +47,17 @@ impl DeviceSuite {
             stats_interval: Duration::from_secs(1),
             stats_messages: 3,
             progress: None,
+            attach: None,
         }
+    }
+
+    /// Runs the suite against a plugin started by hand in attach mode
+    /// (`NOMAD_PLUGIN_ATTACH=1`) at `endpoint`, process `pid`, instead of
+    /// launching `binary`; `fingerprint.ids_stable` (which restarts the
+    /// plugin) is skipped.
+    pub fn attach(mut self, endpoint: crate::launch::Endpoint, pid: u32) -> Self {
+        self.attach = Some((endpoint, pid));
+        self
     }
 
     /// Tells `progress` about each check as soon as it is recorded (the
@@ -89,6 +100,9 @@ impl DeviceSuite {
         let mut report = SuiteReport::new("device", display_name(&self.binary))
             .with_progress(self.progress.clone());
         let mut builder = DeviceHarness::builder(&self.binary);
+        if let Some((endpoint, pid)) = &self.attach {
+            builder = builder.attach(endpoint.clone(), *pid);
+        }
         if let Some(config) = &self.config {
             builder = builder.config_hcl(config.clone());
         }
@@ -132,6 +146,10 @@ impl DeviceSuite {
         // stop it; this also ends the plugin the suite launched.
         reattach_check(harness.into_plugin(), &mut report).await;
         match groups {
+            Some(_) if self.attach.is_some() => report.skip(
+                "fingerprint.ids_stable",
+                "attached to a plugin started by hand: the suite does not restart it",
+            ),
             Some(groups) => self.stability_check(&groups, &mut report).await,
             None => report.skip("fingerprint.ids_stable", "no valid fingerprint to compare"),
         }

@@ -117,6 +117,7 @@ pub struct DriverSuite {
     patience: Duration,
     only: Option<Vec<String>>,
     progress: Option<Progress>,
+    attach: Option<(crate::launch::Endpoint, u32)>,
 }
 
 impl std::fmt::Debug for DriverSuite {
@@ -155,7 +156,18 @@ impl DriverSuite {
             patience: Duration::from_secs(30),
             only: None,
             progress: None,
+            attach: None,
         }
+    }
+
+    /// Runs the suite against a plugin started by hand in attach mode
+    /// (`NOMAD_PLUGIN_ATTACH=1`) at `endpoint`, process `pid`, instead of
+    /// launching `binary`: every "launch" connects to it, every "stop"
+    /// only disconnects, and the `recover` group (which SIGKILLs the
+    /// plugin) is skipped.
+    pub fn attach(mut self, endpoint: crate::launch::Endpoint, pid: u32) -> Self {
+        self.attach = Some((endpoint, pid));
+        self
     }
 
     /// Tells `progress` about each check as soon as it is recorded (the
@@ -277,6 +289,9 @@ impl Ctx {
         }
         for (k, v) in &self.suite.env {
             l = l.env(k.clone(), v.clone());
+        }
+        if let Some((endpoint, pid)) = &self.suite.attach {
+            l = l.attach_to(endpoint.clone(), *pid);
         }
         l
     }
@@ -455,7 +470,20 @@ impl Ctx {
             }
         }
         if self.wants("recover") {
-            recover::recover(self).await;
+            if self.suite.attach.is_some() {
+                for check in [
+                    "recover.setup",
+                    "recover.task_survives_plugin_death",
+                    "recover.recover_task",
+                ] {
+                    self.report.skip(
+                        check,
+                        "attached to a plugin started by hand: the suite does not SIGKILL it",
+                    );
+                }
+            } else {
+                recover::recover(self).await;
+            }
         }
         if self.wants("reattach") {
             reattach::reattach(self).await;

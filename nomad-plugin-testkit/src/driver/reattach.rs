@@ -107,9 +107,15 @@ pub(crate) async fn reattach(ctx: &mut Ctx) {
             ctx.report.record(
                 "reattach.connect",
                 Ok(format!(
-                    "connected again to {:?} (pid {:?}) without a handshake",
-                    detached.address().endpoint,
-                    detached.pid()
+                    "connected again to {} (pid {}) without a handshake",
+                    match &detached.address().endpoint {
+                        crate::launch::Endpoint::Unix(p) => p.display().to_string(),
+                        crate::launch::Endpoint::Tcp(a) => a.clone(),
+                    },
+                    detached
+                        .pid()
+                        .map(|p| p.to_string())
+                        .unwrap_or_else(|| "unknown".into())
                 )),
             );
             c
@@ -251,14 +257,16 @@ pub(crate) async fn reattach(ctx: &mut Ctx) {
         Err(e) => Err(format!("suite error: {e}")),
         Ok(()) => match wait.await {
             Err(e) => Err(format!("suite error: {e}")),
-            Ok(Err(e)) => Err(format!("{e} after reattach: Nomad never learns how the task ended")),
+            Ok(Err(e)) => Err(format!(
+                "{e} after reattach: Nomad never learns how the task ended"
+            )),
             Ok(Ok(r)) => match r.result {
                 Some(res) if res.exit_code == 7 && r.err.is_empty() => {
                     Ok("WaitTask after reattach returned the real exit code 7".into())
                 }
                 other => Err(format!(
-                    "the task exited with code 7, but WaitTask after reattach returned {other:?} (err {:?}); {}",
-                    r.err,
+                    "the task exited with code 7, but WaitTask after reattach returned {}; {}",
+                    super::plain::wait_answer(other.as_ref(), &r.err),
                     fx.output()
                 )),
             },
@@ -290,9 +298,8 @@ pub(crate) async fn reattach(ctx: &mut Ctx) {
                     Ok("a task started after reattach runs and exits 0".to_string())
                 }
                 Ok(w) => Err(format!(
-                    "a task started after reattach ended with {:?} (err {:?}); {}",
-                    w.result,
-                    w.err,
+                    "a task started after reattach ended with {}; {}",
+                    super::plain::wait_answer(w.result.as_ref(), &w.err),
                     nfx.output()
                 )),
                 Err(e) => Err(format!("{e}; {}", nfx.output())),

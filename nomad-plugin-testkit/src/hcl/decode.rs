@@ -10,11 +10,12 @@ use nomad_plugin_sdk::config::schema::{parse_literal, parse_type, Spec};
 
 use super::convert::convert;
 use super::diag::{Diagnostic, Diagnostics, Pos, Source};
-use super::expr::eval;
+use super::expr::{eval, Env};
 use super::label_str;
 
 struct Ctx<'a> {
     src: &'a Source<'a>,
+    env: Env<'a>,
     diags: Vec<Diagnostic>,
 }
 
@@ -30,9 +31,11 @@ pub(crate) fn decode_body(
     body: &Body,
     spec: &Spec,
     src: &Source<'_>,
+    env: Env<'_>,
 ) -> Result<Value, Diagnostics> {
     let mut ctx = Ctx {
         src,
+        env,
         diags: Vec::new(),
     };
     let missing = Some(Pos { line: 1, column: 1 });
@@ -196,9 +199,11 @@ pub(crate) fn decode_block_body(
     block: &Block,
     spec: &Spec,
     src: &Source<'_>,
+    env: Env<'_>,
 ) -> Result<Value, Diagnostics> {
     let mut ctx = Ctx {
         src,
+        env,
         diags: Vec::new(),
     };
     let missing = open_brace(&ctx, block);
@@ -287,7 +292,7 @@ fn decode_spec(ctx: &mut Ctx<'_>, c: &Content<'_>, spec: &Spec, depth: usize) ->
             let Some(attr) = c.attrs.get(&a.name) else {
                 return Value::Null(ty);
             };
-            let v = match eval(&attr.value, ctx.src) {
+            let v = match eval(&attr.value, ctx.src, ctx.env) {
                 Ok(v) => v,
                 Err(d) => {
                     ctx.diags.push(d);
@@ -383,7 +388,7 @@ fn decode_spec(ctx: &mut Ctx<'_>, c: &Content<'_>, spec: &Spec, depth: usize) ->
             }
             let mut entries = BTreeMap::new();
             for attr in blk.body.attributes() {
-                let v = match eval(&attr.value, ctx.src) {
+                let v = match eval(&attr.value, ctx.src, ctx.env) {
                     Ok(v) => v,
                     Err(d) => {
                         ctx.diags.push(d);

@@ -8,7 +8,11 @@ use nomad_plugin_sdk::config::cty::{Number, Type, Value};
 
 use super::diag::{Diagnostic, Source};
 
-pub(crate) fn eval(expr: &Expression, src: &Source<'_>) -> Result<Value, Diagnostic> {
+/// The context a task config is evaluated in; `None` for agent plugin
+/// config, which Nomad decodes without variables or functions.
+pub(crate) type Env<'a> = Option<&'a super::env::Scope>;
+
+pub(crate) fn eval(expr: &Expression, src: &Source<'_>, env: Env<'_>) -> Result<Value, Diagnostic> {
     let unsupported = |what: &str| {
         Diagnostic::new(
             "Unsupported expression",
@@ -18,6 +22,11 @@ pub(crate) fn eval(expr: &Expression, src: &Source<'_>) -> Result<Value, Diagnos
             src.pos(expr.span()),
         )
     };
+    if let Some(ctx) = env {
+        if needs_context(expr) {
+            return super::interp::evaluate(expr, src, ctx);
+        }
+    }
     Ok(match expr {
         Expression::Null(_) => Value::Null(Type::Dynamic),
         Expression::Bool(b) => Value::Bool(*b.value()),
@@ -56,7 +65,7 @@ pub(crate) fn eval(expr: &Expression, src: &Source<'_>) -> Result<Value, Diagnos
         }
         Expression::Array(a) => Value::tuple(
             a.iter()
-                .map(|e| eval(e, src))
+                .map(|e| eval(e, src, env))
                 .collect::<Result<Vec<_>, _>>()?,
         ),
         Expression::Object(o) => {
@@ -64,7 +73,7 @@ pub(crate) fn eval(expr: &Expression, src: &Source<'_>) -> Result<Value, Diagnos
             for (k, v) in o.iter() {
                 let key = match k {
                     ObjectKey::Ident(i) => i.as_str().to_string(),
-                    ObjectKey::Expression(e) => match eval(e, src)? {
+                    ObjectKey::Expression(e) => match eval(e, src, env)? {
                         Value::String(s) => s,
                         Value::Number(n) => n.to_string(),
                         Value::Bool(b) => b.to_string(),
@@ -86,13 +95,13 @@ pub(crate) fn eval(expr: &Expression, src: &Source<'_>) -> Result<Value, Diagnos
                         src.pos(k.span()),
                     ));
                 }
-                attrs.insert(key, eval(v.expr(), src)?);
+                attrs.insert(key, eval(v.expr(), src, env)?);
             }
             Value::Object(attrs)
         }
-        Expression::Parenthesis(p) => eval(p.inner(), src)?,
+        Expression::Parenthesis(p) => eval(p.inner(), src, env)?,
         Expression::UnaryOp(op) if matches!(op.operator.value(), UnaryOperator::Neg) => {
-            match eval(&op.expr, src)? {
+            match eval(&op.expr, src, env)? {
                 Value::Number(n) => {
                     let negated: Number = if n.is_negative() {
                         n.to_string()
@@ -134,4 +143,25 @@ fn template(t: &Template, _src: &Source<'_>) -> Result<String, ()> {
         }
     }
     Ok(out)
+}
+
+/// Whether `expr` itself (not its elements) needs variables or functions.
+fn needs_context(expr: &Expression) -> bool {
+    match expr {
+        Expression::StringTemplate(t) => !is_literal(t),
+        Expression::HeredocTemplate(h) => !is_literal(&h.template),
+        Expression::Null(_)
+        | Expression::Bool(_)
+        | Expression::Number(_)
+        | Expression::String(_)
+        | Expression::Array(_)
+        | Expression::Object(_)
+        | Expression::Parenthesis(_) => false,
+        Expression::UnaryOp(op) => !matches!(op.operator.value(), UnaryOperator::Neg),
+        _ => true,
+    }
+}
+
+fn is_literal(t: &Template) -> bool {
+    t.iter().all(|el| matches!(el, Element::Literal(_)))
 }

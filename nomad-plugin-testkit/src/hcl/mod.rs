@@ -25,26 +25,62 @@
 //! );
 //! ```
 //!
-//! Expressions are evaluated as constants: literals, strings and heredocs
-//! without interpolation, lists, objects and parentheses. Variables,
+//! [`decode_config`] evaluates constants only: literals, strings and heredocs
+//! without interpolation, lists, objects and parentheses; variables,
 //! functions and operators other than unary minus are reported as
-//! unsupported rather than guessed at.
+//! unsupported rather than guessed at. [`decode_task_config`] evaluates a
+//! task's config as the Nomad client does, in a [`TaskEnv`]: variables,
+//! interpolations, operators and the functions of Nomad's
+//! `hclutils.GetStdlibFuncs` that the testkit implements (`abs`, `length`,
+//! `lower`, `strlen`, `upper`; the others are reported as unknown).
 
 mod convert;
 mod decode;
 mod diag;
+mod env;
 mod expr;
+mod interp;
 
 pub use diag::{Diagnostic, Diagnostics, Pos};
+pub use env::{TaskEnv, DEFAULT_ALLOC_ID, DEFAULT_NODE_ID};
 
 use nomad_plugin_sdk::config::cty::Value;
 use nomad_plugin_sdk::config::schema::Spec;
 
 /// Decodes an HCL body (the inside of a `config { ... }` block) with `spec`,
-/// as Nomad's `hcldec.Decode` would.
+/// as Nomad's `hcldec.Decode` would, with constant expressions only (as the
+/// agent decodes a plugin's config). See [`decode_task_config`] for a task's
+/// config, which the client interpolates.
 pub fn decode_config(src: &str, spec: &Spec) -> Result<Value, Diagnostics> {
     let body = parse(src)?;
-    decode::decode_body(&body, spec, &diag::Source::new(src))
+    decode::decode_body(&body, spec, &diag::Source::new(src), None)
+}
+
+/// Decodes a task's `config { ... }` body with `spec` as the Nomad client
+/// does: `${NOMAD_TASK_NAME}`, `${env["NAME"]}`, `${node.unique.id}`,
+/// `${attr.kernel.name}`, `${meta.rack}` and the functions Nomad registers
+/// are evaluated in `env`.
+///
+/// ```
+/// use nomad_plugin_sdk::config::cty::Value;
+/// use nomad_plugin_sdk::config::schema::{self, attr};
+/// use nomad_plugin_testkit::hcl::{decode_task_config, TaskEnv};
+///
+/// let spec = schema::object([("image", attr("string").required().into())]);
+/// let env = TaskEnv::default().meta("rack", "r1");
+/// let value = decode_task_config("image = \"${meta.rack}/${NOMAD_TASK_NAME}\"\n", &spec, &env).unwrap();
+/// assert_eq!(value, Value::Object([("image".to_string(), Value::string("r1/task"))].into()));
+///
+/// let err = decode_task_config("image = \"${zzz}\"\n", &spec, &env).unwrap_err();
+/// assert_eq!(
+///     err.to_string(),
+///     "<config>:1,12: Unknown variable; There is no variable named \"zzz\"."
+/// );
+/// ```
+pub fn decode_task_config(src: &str, spec: &Spec, env: &TaskEnv) -> Result<Value, Diagnostics> {
+    let body = parse(src)?;
+    let scope = env.scope();
+    decode::decode_body(&body, spec, &diag::Source::new(src), Some(&scope))
 }
 
 /// Finds `config { ... }` inside `plugin "<name>" { ... }` in an agent
@@ -74,8 +110,8 @@ pub fn decode_plugin_config(
         .blocks()
         .find(|b| b.ident.as_str() == "config")
     {
-        Some(cfg) => decode::decode_body(&cfg.body, spec, &source),
-        None => decode::decode_body(&hcl::edit::structure::Body::new(), spec, &source),
+        Some(cfg) => decode::decode_body(&cfg.body, spec, &source, None),
+        None => decode::decode_body(&hcl::edit::structure::Body::new(), spec, &source, None),
     };
     result
 }
@@ -170,8 +206,8 @@ pub fn decode_task_configs(
             .map(|(task, config)| TaskConfigDecode {
                 task: Some(task),
                 result: match config {
-                    Some(block) => decode::decode_block_body(block, spec, &source),
-                    None => decode::decode_body(&empty, spec, &source),
+                    Some(block) => decode::decode_block_body(block, spec, &source, None),
+                    None => decode::decode_body(&empty, spec, &source, None),
                 },
             })
             .collect());
@@ -181,8 +217,8 @@ pub fn decode_task_configs(
         matches!((blocks.next(), blocks.next()), (Some(b), None) if b.ident.as_str() == "config")
     };
     let result = match body.blocks().next() {
-        Some(b) if only_config => decode::decode_block_body(b, spec, &source),
-        _ => decode::decode_body(&body, spec, &source),
+        Some(b) if only_config => decode::decode_block_body(b, spec, &source, None),
+        _ => decode::decode_body(&body, spec, &source, None),
     };
     Ok(vec![TaskConfigDecode { task: None, result }])
 }

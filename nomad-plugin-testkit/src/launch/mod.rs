@@ -121,6 +121,7 @@ pub enum LaunchError {
 /// Starts a plugin binary as a go-plugin host does.
 #[derive(Debug, Clone)]
 pub struct Launcher {
+    attach: Option<(Endpoint, u32)>,
     binary: PathBuf,
     args: Vec<OsString>,
     cookie: Option<(String, String)>,
@@ -146,6 +147,7 @@ impl Launcher {
 
     fn with_cookie(binary: impl Into<PathBuf>, cookie: (&str, &str), versions: Vec<u32>) -> Self {
         Launcher {
+            attach: None,
             binary: binary.into(),
             args: Vec::new(),
             cookie: Some((cookie.0.into(), cookie.1.into())),
@@ -207,6 +209,7 @@ impl Launcher {
     /// `PLUGIN_CLIENT_CERT`, require the plugin's certificate in the
     /// handshake line, and talk TLS with both pinned.
     #[cfg(feature = "automtls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "automtls")))]
     pub fn auto_mtls(mut self) -> Self {
         self.auto_mtls = true;
         self
@@ -250,8 +253,70 @@ impl Launcher {
         cmd
     }
 
+    /// Attaches to a plugin started by hand in attach mode
+    /// (`NOMAD_PLUGIN_ATTACH=1`, see `nomad_plugin_sdk::runtime`) instead
+    /// of starting `binary`: [`Launcher::launch`] connects to `endpoint`
+    /// after checking that process `pid` runs. The attached plugin is never
+    /// stopped or signalled by the testkit: [`RunningPlugin::kill`] only
+    /// disconnects, and [`RunningPlugin::signal`] refuses.
+    pub fn attach_to(mut self, endpoint: Endpoint, pid: u32) -> Self {
+        self.attach = Some((endpoint, pid));
+        self
+    }
+
+    /// Whether this launcher attaches instead of starting a process.
+    pub fn is_attach(&self) -> bool {
+        self.attach.is_some()
+    }
+
+    async fn attach(&self, endpoint: &Endpoint, pid: u32) -> Result<RunningPlugin, LaunchError> {
+        let started = Instant::now();
+        let raw = i32::try_from(pid).map_err(|e| LaunchError::Health(e.to_string()))?;
+        // SAFETY: signal 0 only checks that the process exists.
+        if unsafe { libc::kill(raw, 0) } != 0
+            && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
+        {
+            return Err(LaunchError::ExitedEarly {
+                status: format!("no process {pid} runs"),
+                stderr: String::new(),
+            });
+        }
+        let channel = connect(endpoint).await?;
+        let connected = started.elapsed();
+        let mut plugin = RunningPlugin {
+            timings: LaunchTimings {
+                handshake: Duration::ZERO,
+                connected,
+                healthy: Duration::ZERO,
+            },
+            child: None,
+            attached_pid: Some(pid),
+            pipe_readers: Vec::new(),
+            address: PluginAddress {
+                protocol_version: self.versions.iter().copied().max().unwrap_or(2),
+                endpoint: endpoint.clone(),
+                server_cert: None,
+                multiplex: None,
+            },
+            channel,
+            logs: Logs::default(),
+            stdio: Arc::new(Mutex::new(Vec::new())),
+            stdio_changed: Arc::new(Notify::new()),
+            stdio_task: None,
+            stdout_after_handshake: Arc::new(Mutex::new(Vec::new())),
+            binary: self.binary.clone(),
+        };
+        plugin.check_health().await?;
+        plugin.timings.healthy = started.elapsed();
+        plugin.stdio_task = Some(plugin.open_stdio());
+        Ok(plugin)
+    }
+
     /// Starts the plugin, reads its handshake, connects and checks health.
     pub async fn launch(self) -> Result<RunningPlugin, LaunchError> {
+        if let Some((endpoint, pid)) = &self.attach {
+            return self.attach(endpoint, *pid).await;
+        }
         #[cfg(feature = "automtls")]
         let own_cert =
             if self.auto_mtls {
@@ -361,7 +426,8 @@ impl Launcher {
                 connected: connected_at,
                 healthy: Duration::ZERO,
             },
-            child,
+            child: Some(child),
+            attached_pid: None,
             address,
             channel,
             logs,
@@ -380,6 +446,47 @@ impl Launcher {
         plugin.stdio_task = Some(plugin.open_stdio());
         Ok(plugin)
     }
+}
+
+/// Parses the `ADDR,PID` of a plugin started in attach mode (what it
+/// prints on stderr): `ADDR` is a Unix socket path (or `unix:PATH`) or a
+/// TCP `host:port` (or `tcp:host:port`).
+///
+/// ```
+/// use nomad_plugin_testkit::launch::{parse_attach, Endpoint};
+///
+/// assert_eq!(
+///     parse_attach("/tmp/plugin123,4242").unwrap(),
+///     (Endpoint::Unix("/tmp/plugin123".into()), 4242)
+/// );
+/// assert_eq!(
+///     parse_attach("127.0.0.1:10000,7").unwrap(),
+///     (Endpoint::Tcp("127.0.0.1:10000".into()), 7)
+/// );
+/// assert!(parse_attach("/tmp/plugin123").is_err());
+/// ```
+pub fn parse_attach(spec: &str) -> Result<(Endpoint, u32), String> {
+    let (addr, pid) = spec
+        .rsplit_once(',')
+        .ok_or_else(|| format!("--attach {spec:?}: expected ADDR,PID"))?;
+    let pid: u32 = pid
+        .trim()
+        .parse()
+        .map_err(|_| format!("--attach {spec:?}: {pid:?} is not a process id"))?;
+    let endpoint = if let Some(path) = addr.strip_prefix("unix:") {
+        Endpoint::Unix(path.into())
+    } else if let Some(tcp) = addr.strip_prefix("tcp:") {
+        Endpoint::Tcp(tcp.into())
+    } else if addr.starts_with('/') || addr.starts_with('.') {
+        Endpoint::Unix(addr.into())
+    } else if addr.parse::<std::net::SocketAddr>().is_ok() {
+        Endpoint::Tcp(addr.into())
+    } else {
+        return Err(format!(
+            "--attach {spec:?}: {addr:?} is neither a socket path nor host:port"
+        ));
+    };
+    Ok((endpoint, pid))
 }
 
 /// How many cancelled streams a testkit connection remembers, so that the
@@ -607,7 +714,9 @@ pub struct MemoryUse {
 /// A plugin process the launcher started and connected to.
 pub struct RunningPlugin {
     timings: LaunchTimings,
-    child: Child,
+    /// `None` for a plugin the testkit attached to.
+    child: Option<Child>,
+    attached_pid: Option<u32>,
     address: PluginAddress,
     channel: Channel,
     logs: Logs,
@@ -624,7 +733,7 @@ impl std::fmt::Debug for RunningPlugin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RunningPlugin")
             .field("binary", &self.binary)
-            .field("pid", &self.child.id())
+            .field("pid", &self.pid())
             .field("address", &self.address)
             .finish()
     }
@@ -643,7 +752,7 @@ impl RunningPlugin {
 
     /// The plugin's resident memory (VmRSS) in bytes, read from `/proc`.
     pub fn rss_bytes(&self) -> Option<u64> {
-        let pid = self.child.id()?;
+        let pid = self.pid()?;
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
         let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
         let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
@@ -656,7 +765,7 @@ impl RunningPlugin {
     /// kernel shares; `anonymous` is the memory only this process holds
     /// (heap, stacks), and `pss` charges shared pages proportionally.
     pub fn memory(&self) -> Option<MemoryUse> {
-        let pid = self.child.id()?;
+        let pid = self.pid()?;
         let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
         let field = |name: &str| -> Option<u64> {
             let line = rollup.lines().find(|l| l.starts_with(name))?;
@@ -677,7 +786,15 @@ impl RunningPlugin {
 
     /// The plugin's process id, while it runs.
     pub fn pid(&self) -> Option<u32> {
-        self.child.id()
+        match &self.child {
+            Some(c) => c.id(),
+            None => self.attached_pid,
+        }
+    }
+
+    /// Whether the testkit attached to this plugin rather than starting it.
+    pub fn is_attached(&self) -> bool {
+        self.child.is_none()
     }
 
     /// Every stderr line read so far.
@@ -800,9 +917,24 @@ impl RunningPlugin {
 
     /// Stops the plugin as Nomad does: `plugin.GRPCController/Shutdown`
     /// (its error ignored), close the connection, wait up to two seconds for
-    /// the process to exit, then SIGKILL it.
+    /// the process to exit, then SIGKILL it. A plugin the testkit attached
+    /// to is only disconnected, never stopped.
     pub async fn kill(mut self) -> Result<KillReport, LaunchError> {
         let start = Instant::now();
+        if self.child.is_none() {
+            // Attached: the plugin belongs to whoever started it. Close
+            // this connection only; say so as a clean stop.
+            use std::os::unix::process::ExitStatusExt;
+            if let Some(task) = self.stdio_task.take() {
+                task.abort();
+            }
+            drop(self.channel);
+            return Ok(KillReport {
+                graceful: true,
+                status: ExitStatus::from_raw(0),
+                elapsed: start.elapsed(),
+            });
+        }
         let mut controller = GrpcControllerClient::new(self.channel.clone());
         let _ = tokio::time::timeout(KILL_GRACE, controller.shutdown(Empty {})).await;
         drop(controller);
@@ -811,15 +943,18 @@ impl RunningPlugin {
             task.abort();
         }
         drop(self.channel);
-        match tokio::time::timeout(KILL_GRACE, self.child.wait()).await {
+        let Some(mut child) = self.child.take() else {
+            return Err(LaunchError::Kill(std::io::Error::other("no process")));
+        };
+        match tokio::time::timeout(KILL_GRACE, child.wait()).await {
             Ok(Ok(status)) => Ok(KillReport {
                 graceful: true,
                 status,
                 elapsed: start.elapsed(),
             }),
             _ => {
-                self.child.start_kill().map_err(LaunchError::Kill)?;
-                let status = self.child.wait().await.map_err(LaunchError::Kill)?;
+                child.start_kill().map_err(LaunchError::Kill)?;
+                let status = child.wait().await.map_err(LaunchError::Kill)?;
                 Ok(KillReport {
                     graceful: false,
                     status,
@@ -844,7 +979,7 @@ impl RunningPlugin {
             task.abort();
             let _ = task.await;
         }
-        if let Ok(Some(status)) = self.child.try_wait() {
+        if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
             return Err(LaunchError::ExitedEarly {
                 status: status.to_string(),
                 stderr: self.logs.tail(20),
@@ -879,6 +1014,7 @@ impl RunningPlugin {
         drop(self.channel);
         DetachedPlugin {
             child: self.child,
+            attached_pid: self.attached_pid,
             address: self.address,
             logs: self.logs,
         }
@@ -887,8 +1023,12 @@ impl RunningPlugin {
     /// Sends a signal to the plugin process (for example SIGINT, which a
     /// go-plugin plugin ignores).
     pub fn signal(&self, signal: i32) -> std::io::Result<()> {
-        let pid = self
-            .child
+        let Some(child) = &self.child else {
+            return Err(std::io::Error::other(
+                "the testkit does not signal a plugin it attached to",
+            ));
+        };
+        let pid = child
             .id()
             .ok_or_else(|| std::io::Error::other("process already exited"))?;
         let pid = i32::try_from(pid).map_err(std::io::Error::other)?;
@@ -900,9 +1040,11 @@ impl RunningPlugin {
     }
 
     /// Waits for the process to exit by itself (for example after SIGTERM),
-    /// up to `timeout`.
+    /// up to `timeout`. `None` for an attached plugin, which the testkit
+    /// cannot wait for.
     pub async fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
-        tokio::time::timeout(timeout, self.child.wait())
+        let child = self.child.as_mut()?;
+        tokio::time::timeout(timeout, child.wait())
             .await
             .ok()
             .and_then(Result::ok)
@@ -913,7 +1055,9 @@ impl RunningPlugin {
 /// ([`RunningPlugin::detach`]). The process stays this test's child, so it
 /// is reaped (and killed, if still running, when this is dropped).
 pub struct DetachedPlugin {
-    child: Child,
+    /// `None` for a plugin the testkit attached to.
+    child: Option<Child>,
+    attached_pid: Option<u32>,
     address: PluginAddress,
     logs: Logs,
 }
@@ -921,7 +1065,7 @@ pub struct DetachedPlugin {
 impl std::fmt::Debug for DetachedPlugin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DetachedPlugin")
-            .field("pid", &self.child.id())
+            .field("pid", &self.pid())
             .field("address", &self.address)
             .finish()
     }
@@ -935,7 +1079,10 @@ impl DetachedPlugin {
 
     /// The process id (what Nomad stores next to the address).
     pub fn pid(&self) -> Option<u32> {
-        self.child.id()
+        match &self.child {
+            Some(c) => c.id(),
+            None => self.attached_pid,
+        }
     }
 
     /// The stderr lines read before the host went away.
@@ -945,7 +1092,7 @@ impl DetachedPlugin {
 
     /// The exit status, if the process has exited (it is reaped then).
     pub fn try_exited(&mut self) -> Option<ExitStatus> {
-        self.child.try_wait().ok().flatten()
+        self.child.as_mut()?.try_wait().ok().flatten()
     }
 
     /// Reattaches as go-plugin does from a reattach config: checks that the
@@ -953,8 +1100,7 @@ impl DetachedPlugin {
     /// is read (nobody reads the plugin's stdout any more).
     pub async fn reattach(&self) -> Result<Channel, LaunchError> {
         let pid = self
-            .child
-            .id()
+            .pid()
             .and_then(|p| i32::try_from(p).ok())
             .ok_or_else(|| LaunchError::Kill(std::io::Error::other("the plugin has exited")))?;
         // SAFETY: signal 0 only checks that the process exists.
@@ -967,21 +1113,31 @@ impl DetachedPlugin {
     /// Stops the plugin as Nomad does after a reattach:
     /// `GRPCController/Shutdown` over `channel`, up to two seconds for the
     /// process to exit, then SIGKILL.
-    pub async fn kill(mut self, channel: Channel) -> Result<KillReport, LaunchError> {
+    pub async fn kill(self, channel: Channel) -> Result<KillReport, LaunchError> {
         let start = Instant::now();
+        let Some(mut child) = self.child else {
+            // Attached: only the connection is closed.
+            use std::os::unix::process::ExitStatusExt;
+            drop(channel);
+            return Ok(KillReport {
+                graceful: true,
+                status: ExitStatus::from_raw(0),
+                elapsed: start.elapsed(),
+            });
+        };
         let mut controller = GrpcControllerClient::new(channel.clone());
         let _ = tokio::time::timeout(KILL_GRACE, controller.shutdown(Empty {})).await;
         drop(controller);
         drop(channel);
-        match tokio::time::timeout(KILL_GRACE, self.child.wait()).await {
+        match tokio::time::timeout(KILL_GRACE, child.wait()).await {
             Ok(Ok(status)) => Ok(KillReport {
                 graceful: true,
                 status,
                 elapsed: start.elapsed(),
             }),
             _ => {
-                self.child.start_kill().map_err(LaunchError::Kill)?;
-                let status = self.child.wait().await.map_err(LaunchError::Kill)?;
+                child.start_kill().map_err(LaunchError::Kill)?;
+                let status = child.wait().await.map_err(LaunchError::Kill)?;
                 Ok(KillReport {
                     graceful: false,
                     status,

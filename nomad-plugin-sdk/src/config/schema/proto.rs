@@ -65,11 +65,13 @@ impl Spec {
 
     /// Reads the protobuf form (for instance a plugin's `ConfigSchema`
     /// answer), with the same "missing spec" errors Nomad reports.
+    #[cfg_attr(not(feature = "host"), allow(dead_code))] // the host's direction
     pub(crate) fn from_proto(spec: &pb::Spec) -> Result<Spec, Error> {
         from_proto(spec, 0)
     }
 }
 
+#[cfg_attr(not(feature = "host"), allow(dead_code))] // the host's direction
 fn from_proto(spec: &pb::Spec, depth: usize) -> Result<Spec, Error> {
     use pb::spec::Block as B;
     if depth > 64 {

@@ -8,6 +8,10 @@
 //	    Decodes the HCL body in FILE.hcl with the spec and prints one JSON
 //	    object: {"hex": msgpack of Marshal(val, val.Type()), "type": type JSON}
 //	    or {"error": "..."} with hcl's diagnostics.
+//	ctyhost decode-task SPEC.json FILE.hcl ENV.json
+//	    As decode, in the eval context the Nomad client gives a task config:
+//	    ENV.json is {"env": {...}, "node_attrs": {...}}, nested the way
+//	    taskenv.AllValues nests them, with hclutils' stdlib functions.
 //	ctyhost marshal TYPE_JSON VALUE_JSON [AS_TYPE_JSON]
 //	    Builds the value from go-cty's JSON encoding (VALUE_JSON "unknown"
 //	    gives an unknown value) and prints {"hex": Marshal(val, AS_TYPE)}.
@@ -24,11 +28,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hcldec"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/function"
+	"github.com/zclconf/go-cty/cty/function/stdlib"
 	ctyjson "github.com/zclconf/go-cty/cty/json"
 	"github.com/zclconf/go-cty/cty/msgpack"
 
@@ -173,7 +180,128 @@ func fail(err error) {
 	os.Exit(0)
 }
 
+type taskEnvJSON struct {
+	Env       map[string]string `json:"env"`
+	NodeAttrs map[string]string `json:"node_attrs"`
+}
+
+// addNested puts a.b.c = v into m as nested maps, skipping a key that
+// clashes with another (as taskenv does).
+func addNested(m map[string]any, key, v string) {
+	parts := strings.Split(key, ".")
+	for _, p := range parts {
+		if p == "" {
+			return
+		}
+	}
+	cur := m
+	for _, p := range parts[:len(parts)-1] {
+		next, ok := cur[p]
+		if !ok {
+			n := map[string]any{}
+			cur[p] = n
+			cur = n
+			continue
+		}
+		n, ok := next.(map[string]any)
+		if !ok {
+			return
+		}
+		cur = n
+	}
+	last := parts[len(parts)-1]
+	if _, ok := cur[last]; ok {
+		return
+	}
+	cur[last] = v
+}
+
+func ctyify(v any) cty.Value {
+	switch t := v.(type) {
+	case string:
+		return cty.StringVal(t)
+	case cty.Value:
+		return t
+	case map[string]any:
+		attrs := map[string]cty.Value{}
+		for k, x := range t {
+			attrs[k] = ctyify(x)
+		}
+		return cty.ObjectVal(attrs)
+	}
+	return cty.NilVal
+}
+
+// evalContext builds the hcl.EvalContext the way the Nomad client builds
+// it for a task config (taskenv.AllValues + hclutils.GetStdlibFuncs).
+func evalContext(te taskEnvJSON) *hcl.EvalContext {
+	all := map[string]any{}
+	envMap := map[string]cty.Value{}
+	for k, v := range te.Env {
+		addNested(all, k, v)
+		envMap[k] = cty.StringVal(v)
+	}
+	for k, v := range te.NodeAttrs {
+		addNested(all, k, v)
+	}
+	all["env"] = cty.MapVal(envMap)
+	if len(envMap) == 0 {
+		all["env"] = cty.MapValEmpty(cty.String)
+	}
+	node, ok := all["node"].(map[string]any)
+	if !ok {
+		node = map[string]any{}
+		all["node"] = node
+	}
+	if a, ok := all["attr"]; ok {
+		node["attr"] = a
+	}
+	if m, ok := all["meta"]; ok {
+		node["meta"] = m
+	}
+	vars := map[string]cty.Value{}
+	for k, v := range all {
+		vars[k] = ctyify(v)
+	}
+	return &hcl.EvalContext{
+		Variables: vars,
+		Functions: map[string]function.Function{
+			"abs":        stdlib.AbsoluteFunc,
+			"coalesce":   stdlib.CoalesceFunc,
+			"concat":     stdlib.ConcatFunc,
+			"hasindex":   stdlib.HasIndexFunc,
+			"int":        stdlib.IntFunc,
+			"jsondecode": stdlib.JSONDecodeFunc,
+			"jsonencode": stdlib.JSONEncodeFunc,
+			"length":     stdlib.LengthFunc,
+			"lower":      stdlib.LowerFunc,
+			"max":        stdlib.MaxFunc,
+			"min":        stdlib.MinFunc,
+			"reverse":    stdlib.ReverseFunc,
+			"strlen":     stdlib.StrlenFunc,
+			"substr":     stdlib.SubstrFunc,
+			"upper":      stdlib.UpperFunc,
+		},
+	}
+}
+
 func decode(specPath, hclPath string) {
+	decodeIn(specPath, hclPath, nil)
+}
+
+func decodeTask(specPath, hclPath, envPath string) {
+	raw, err := os.ReadFile(envPath)
+	if err != nil {
+		fail(err)
+	}
+	var te taskEnvJSON
+	if err := json.Unmarshal(raw, &te); err != nil {
+		fail(err)
+	}
+	decodeIn(specPath, hclPath, evalContext(te))
+}
+
+func decodeIn(specPath, hclPath string, ctx *hcl.EvalContext) {
 	raw, err := os.ReadFile(specPath)
 	if err != nil {
 		fail(err)
@@ -194,7 +322,7 @@ func decode(specPath, hclPath string) {
 	if diags.HasErrors() {
 		fail(diags)
 	}
-	val, diags := hcldec.Decode(file.Body, spec, nil)
+	val, diags := hcldec.Decode(file.Body, spec, ctx)
 	if diags.HasErrors() {
 		fail(diags)
 	}
@@ -241,6 +369,8 @@ func main() {
 	switch {
 	case len(os.Args) == 4 && os.Args[1] == "decode":
 		decode(os.Args[2], os.Args[3])
+	case len(os.Args) == 5 && os.Args[1] == "decode-task":
+		decodeTask(os.Args[2], os.Args[3], os.Args[4])
 	case (len(os.Args) == 4 || len(os.Args) == 5) && os.Args[1] == "marshal":
 		marshal(os.Args[2:])
 	default:

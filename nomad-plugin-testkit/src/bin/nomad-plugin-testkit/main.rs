@@ -6,11 +6,12 @@
 //!                            [--junit FILE] [--markdown FILE] [--report FILE.md|FILE.html]
 //!                            [-- PLUGIN_ARGS...]
 //! nomad-plugin-testkit review PLUGIN_BIN --out DIR [--crate DIR] [check's options]
-//! nomad-plugin-testkit launch PLUGIN_BIN [--config agent.hcl]
+//! nomad-plugin-testkit launch PLUGIN_BIN [--config agent.hcl] [--attach ADDR,PID]
 //! nomad-plugin-testkit validate PLUGIN_BIN [--task task.hcl] [--config agent.hcl]
 //! nomad-plugin-testkit install PLUGIN_BIN --plugin-dir DIR [--config agent.hcl]
 //! ```
 
+mod attach;
 mod capture;
 mod inspect;
 mod install;
@@ -47,11 +48,12 @@ usage:
   nomad-plugin-testkit check PLUGIN_BIN [--kind KIND] [--config agent.hcl] [--task task.hcl]
                              [--junit FILE] [--markdown FILE]
                              [--report FILE.md|FILE.html]... [--skip GROUP]...
+                             [--attach ADDR,PID]
                              [-- PLUGIN_ARGS...]
   nomad-plugin-testkit review PLUGIN_BIN --out DIR [--crate DIR] [--kind KIND]
                              [--config agent.hcl] [--task task.hcl] [--skip GROUP]...
                              [-- PLUGIN_ARGS...]
-  nomad-plugin-testkit launch PLUGIN_BIN [--config agent.hcl]
+  nomad-plugin-testkit launch PLUGIN_BIN [--config agent.hcl] [--attach ADDR,PID]
   nomad-plugin-testkit validate PLUGIN_BIN [--task task.hcl] [--config agent.hcl]
   nomad-plugin-testkit install PLUGIN_BIN --plugin-dir DIR [--config agent.hcl]
 
@@ -74,6 +76,10 @@ KIND: driver, device, csi, apm, strategy, target, host-volume, secrets
            config schema, every check with its time, failure logs, versions
            and machine; Markdown or self-contained HTML by the file's
            extension (.md, .html). May be given more than once.
+--attach   (driver, device) use a plugin started by hand with
+           NOMAD_PLUGIN_ATTACH=1 (it prints ADDR,PID) instead of starting one;
+           the suite never stops or signals it (driver `recover` and device
+           `fingerprint.ids_stable` are skipped).
 --skip     (driver) leave out a group of the suite (lifecycle, ..., exec,
            recover; not base, fingerprint, capabilities, task_config_schema);
            the report lists it as skipped.
@@ -145,6 +151,7 @@ struct Args {
     reports: Vec<PathBuf>,
     secret: Option<String>,
     plugin_dir: Option<PathBuf>,
+    attach: Option<(nomad_plugin_testkit::launch::Endpoint, u32)>,
     plugin_args: Vec<String>,
     /// Driver suite groups left out (`--skip`).
     skip: Vec<String>,
@@ -209,6 +216,11 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
             }
             "--secret" => args.secret = Some(value("--secret")?),
             "--plugin-dir" => args.plugin_dir = Some(value("--plugin-dir")?.into()),
+            "--attach" => {
+                args.attach = Some(nomad_plugin_testkit::launch::parse_attach(&value(
+                    "--attach",
+                )?)?)
+            }
             "--skip" => args.skip.push(value("--skip")?),
             "--out" if args.command == "review" => args.out = Some(value("--out")?.into()),
             "--crate" if args.command == "review" => {
@@ -358,6 +370,9 @@ async fn run_suite(
 ) -> Result<(SuiteReport, Option<Facts>), String> {
     let plugin = &args.plugin;
     let config = config(args)?;
+    if args.attach.is_some() && !matches!(kind, Kind::Driver | Kind::Device) {
+        return Err("--attach is for task drivers and device plugins".into());
+    }
     if !args.skip.is_empty() && kind != Kind::Driver {
         return Err(format!(
             "--skip leaves out driver suite groups; this is a {} plugin",
@@ -367,6 +382,9 @@ async fn run_suite(
     let report = match kind {
         Kind::Driver => {
             let mut suite = DriverSuite::new(plugin).progress(progress);
+            if let Some((endpoint, pid)) = &args.attach {
+                suite = suite.attach(endpoint.clone(), *pid);
+            }
             if !args.skip.is_empty() {
                 suite = suite.only(
                     DRIVER_GROUPS
@@ -402,6 +420,9 @@ async fn run_suite(
         }
         Kind::Device => {
             let mut suite = DeviceSuite::new(plugin).progress(progress);
+            if let Some((endpoint, pid)) = &args.attach {
+                suite = suite.attach(endpoint.clone(), *pid);
+            }
             if let Some(body) = &config {
                 suite = suite.config(body.clone());
             }
@@ -585,9 +606,12 @@ pub(crate) async fn verify(args: &Args, with_facts: bool) -> Result<Verified, St
     } else {
         None
     };
-    let (kind, mut facts) = match args.kind {
-        Some(k) => (k, None),
-        None => {
+    let (kind, mut facts) = match (args.kind, &args.attach) {
+        (Some(k), _) => (k, None),
+        (None, Some((endpoint, pid))) => {
+            (attach::detect(&args.plugin, endpoint, *pid).await?, None)
+        }
+        (None, None) => {
             eprintln!("[testkit] detecting the kind of {}", args.plugin.display());
             probe::detect(&args.plugin).await?
         }
@@ -655,14 +679,19 @@ pub(crate) async fn verify(args: &Args, with_facts: bool) -> Result<Verified, St
 }
 
 async fn launch(args: &Args) -> Result<ExitCode, String> {
-    let kind = match args.kind {
-        Some(k) => k,
-        None => probe::detect(&args.plugin).await?.0,
+    let kind = match (args.kind, &args.attach) {
+        (Some(k), _) => k,
+        (None, Some((endpoint, pid))) => attach::detect(&args.plugin, endpoint, *pid).await?,
+        (None, None) => probe::detect(&args.plugin).await?.0,
     };
     let config = config(args)?;
+    let launcher = match &args.attach {
+        Some((endpoint, pid)) => attach::launcher(&args.plugin, endpoint, *pid),
+        None => Launcher::nomad(&args.plugin),
+    };
     match kind {
         Kind::Device => {
-            let plugin = DevicePlugin::launch(&args.plugin, config.as_deref())
+            let plugin = DevicePlugin::launch_with(launcher, config.as_deref())
                 .await
                 .map_err(|e| e.to_string())?;
             let stdin = tokio::io::BufReader::new(tokio::io::stdin());
@@ -670,7 +699,7 @@ async fn launch(args: &Args) -> Result<ExitCode, String> {
             let _ = plugin.kill().await;
             result.map_err(|e| e.to_string())?;
         }
-        Kind::Driver => driver_repl(&args.plugin).await?,
+        Kind::Driver => driver_repl(launcher).await?,
         other => {
             return Err(format!(
                 "`launch` has a REPL for device and driver plugins; {} plugins are one-shot or \
@@ -683,14 +712,11 @@ async fn launch(args: &Args) -> Result<ExitCode, String> {
 }
 
 /// A small driver REPL: the plugin's identity and capabilities, on demand.
-async fn driver_repl(plugin: &Path) -> Result<(), String> {
+async fn driver_repl(launcher: Launcher) -> Result<(), String> {
     use nomad_plugin_proto::nomad::drivers::driver_client::DriverClient;
     use nomad_plugin_proto::nomad::drivers::CapabilitiesRequest;
 
-    let running = Launcher::nomad(plugin)
-        .launch()
-        .await
-        .map_err(|e| e.to_string())?;
+    let running = launcher.launch().await.map_err(|e| e.to_string())?;
     let mut base = BasePluginClient::new(running.channel());
     let mut driver = DriverClient::new(running.channel());
     println!("> commands: info, capabilities, help, exit");

@@ -102,6 +102,15 @@ impl DriverHarnessBuilder {
         self
     }
 
+    /// Attaches to a plugin started by hand in attach mode
+    /// (`NOMAD_PLUGIN_ATTACH=1`) instead of launching the binary: every
+    /// launch connects to `endpoint`, every stop only disconnects, and
+    /// [`DriverHarness::kill_plugin`] refuses.
+    pub fn attach(mut self, endpoint: crate::launch::Endpoint, pid: u32) -> Self {
+        self.launcher = self.launcher.attach_to(endpoint, pid);
+        self
+    }
+
     /// The longest any one call waits (an RPC answer, task output, a
     /// stream message); default 30 s. Nothing waits this long when the
     /// plugin behaves.

@@ -185,12 +185,9 @@ impl Driver for CommandDriver {
         &self,
         task: driver::Task<CommandConfig>,
     ) -> Result<StartedTask<ProcessRecord>, PluginError> {
-        if self.tasks.contains(&task.id) {
-            return Err(PluginError::AlreadyExists(format!(
-                "task {:?} is already running",
-                task.id
-            )));
-        }
+        // Held until the task is stored: a second StartTask for this id is
+        // refused meanwhile, and a failed start frees the id.
+        let claim = self.tasks.claim(&task.id)?;
         if !task.task.user.is_empty() {
             return Err(PluginError::InvalidArgument(format!(
                 "{NAME} runs tasks as the Nomad agent's user; remove `user = {:?}` from the task",
@@ -238,18 +235,15 @@ impl Driver for CommandDriver {
             start_time: process::process_start_time(pid).unwrap_or(0),
         };
 
-        let t = self.tasks.insert(
-            &task.id,
-            Task {
-                name: task.name.clone(),
-                alloc_id: task.task.alloc_id.clone(),
-                pgid: pid,
-                started_at: SystemTime::now(),
-                completed_at: Mutex::new(None),
-                exit: ExitWatch::new(),
-                stats: Mutex::new(GroupStats::new()),
-            },
-        );
+        let t = claim.insert(Task {
+            name: task.name.clone(),
+            alloc_id: task.task.alloc_id.clone(),
+            pgid: pid,
+            started_at: SystemTime::now(),
+            completed_at: Mutex::new(None),
+            exit: ExitWatch::new(),
+            stats: Mutex::new(GroupStats::new()),
+        });
         // Reap the child and publish its exit to every WaitTask.
         let waiter = t.clone();
         tokio::spawn(async move {
