@@ -1,7 +1,7 @@
-//! The autoscaler's loading and client code (mirrored on go-plugin v1.8.0
-//! in `interop/cmd/autoscaler-host`, because the nomad-autoscaler module
-//! cannot be resolved here) loads the SDK's reference plugins from an agent
-//! config and calls them as a policy evaluation does.
+//! nomad-autoscaler v0.5.0's own agent config parsing, Nomad-config merge
+//! and `plugins/manager` (run by `interop/cmd/autoscaler-host`) load the
+//! SDK's reference plugins from an agent config and call them as a policy
+//! evaluation does.
 
 mod support;
 
@@ -107,7 +107,7 @@ apm "procfs" {{
     nomad_token     = "operator-token"
   }}
 }}
-strategy "target-value" {{
+strategy "tv" {{
   driver = "strategy-target-value"
 }}
 target "file" {{
@@ -121,16 +121,22 @@ target "file" {{
         plugins = dir.join("plugins").display(),
         base = dir.display()
     );
+    // A block labelled as a built-in ("target-value") would keep the
+    // built-in's driver: agent/config's Plugin.merge copies name, args and
+    // config over config.Default()'s blocks, never the driver.
     let args: Vec<String> = [
         "-query=procfs=load_1",
         "-query=procfs=avg(memory_percent)",
         "-query=procfs=bogus",
-        r#"-run=target-value={"count":2,"metrics":[5,26],"config":{"target":"13"}}"#,
-        r#"-run=target-value={"count":2,"metrics":[26],"config":{}}"#,
+        r#"-run=tv={"count":2,"metrics":[5,26],"config":{"target":"13"}}"#,
+        r#"-run=tv={"count":2,"metrics":[26],"config":{}}"#,
         r#"-status=file={"path":"count"}"#,
         r#"-scale=file={"count":4,"direction":"up","config":{"path":"count"}}"#,
         r#"-scale=file={"count":4,"direction":"up","config":{"path":"count"}}"#,
         r#"-status=file={"path":"count"}"#,
+        // A policy check end to end: status (4), load_1 over the window,
+        // target-value with a tiny target (scales up), then scale.
+        r#"-eval=procfs|load_1|tv|file={"target":"0.000001","path":"count"}"#,
     ]
     .iter()
     .map(|s| s.to_string())
@@ -141,14 +147,13 @@ target "file" {{
     // Loading: each plugin passed the manager's checks and took its config.
     for (name, kind, driver) in [
         ("procfs", "apm", "apm-procfs"),
-        ("target-value", "strategy", "strategy-target-value"),
+        ("tv", "strategy", "strategy-target-value"),
         ("file", "target", "target-file"),
     ] {
         let p = plugin(&report, name);
         assert_eq!(p["dispensed"], true, "{name}: {p:#}");
         assert_eq!(p["info"]["Name"], driver, "{p:#}");
         assert_eq!(p["info"]["PluginType"], kind, "{p:#}");
-        assert_eq!(p["exited_after_kill"], true, "{p:#}");
     }
     // The agent's Nomad settings were merged, the operator's value winning,
     // and not at all where the block opted out.
@@ -158,7 +163,10 @@ target "file" {{
         "{sent:#}"
     );
     assert_eq!(sent["nomad_token"], "operator-token", "{sent:#}");
-    let sent = &plugin(&report, "target-value")["config_sent"];
+    // agent/config/config.go's default block_query_wait_time (5m), merged
+    // by sdk/helper/nomad as a Go duration.
+    assert_eq!(sent["nomad_block-query-wait-time"], "5m0s", "{sent:#}");
+    let sent = &plugin(&report, "tv")["config_sent"];
     assert_eq!(sent["nomad_token"], "agent-token", "{sent:#}");
     assert!(plugin(&report, "file")["config_sent"]
         .get("nomad_address")
@@ -213,9 +221,32 @@ target "file" {{
     assert_eq!(scales[0]["error"], Value::Null, "{:#}", scales[0]);
     assert_eq!(scales[1]["no_op"], true, "{:#}", scales[1]);
     assert_eq!(statuses[1]["count"], 4, "{:#}", statuses[1]);
+    // The policy evaluation: each stage's result feeds the next.
+    let eval = &report["evals"][0];
+    assert_eq!(eval["error"], Value::Null, "{eval:#}");
+    assert_eq!(eval["status"]["count"], 4, "{eval:#}");
+    let points = eval["query"]["points"].as_array().expect("points");
+    assert!(!points.is_empty(), "{eval:#}");
+    let load = points
+        .last()
+        .and_then(|p| p["value"].as_f64())
+        .expect("value");
+    let action = &eval["action"];
+    let count = action["count"].as_i64().expect("count");
+    if load > 0.0 {
+        // load / 0.000001 is far above 1: target-value scales up.
+        assert_eq!(action["direction"], "up", "{eval:#}");
+        assert!(count > 4, "{eval:#}");
+    } else {
+        // An idle host: factor 0 scales down.
+        assert_eq!(action["direction"], "down", "{eval:#}");
+    }
+    // The action the strategy chose is what the target applied.
+    assert_eq!(eval["scale"]["error"], Value::Null, "{eval:#}");
+    assert_eq!(eval["scale"]["count"], count, "{eval:#}");
     assert_eq!(
         std::fs::read_to_string(dir.join("count")).expect("count"),
-        "4\n"
+        format!("{count}\n")
     );
     let _ = std::fs::remove_dir_all(&dir);
 }

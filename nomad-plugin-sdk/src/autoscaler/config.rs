@@ -17,7 +17,8 @@
 //! adds its own Nomad settings under the [`keys`] below: only those that are
 //! set in the agent (its `nomad { ... }` block or the `NOMAD_*` environment),
 //! and only where the block does not set the key itself. A default agent
-//! therefore sends just `nomad_address`.
+//! therefore sends `nomad_address` and `nomad_block-query-wait-time`
+//! (`5m0s`, the agent's default blocking-query wait).
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
