@@ -363,9 +363,7 @@ pub fn serve(plugin: CsiPlugin) -> ExitCode {
         .unwrap_or_else(|| "csi-plugin".into());
     init_logging(&name, LogFormat::from_env(), level_from_env());
     let result = Endpoint::from_args_or_env(std::env::args().skip(1)).and_then(|endpoint| {
-        tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
+        crate::runtime::plugin_runtime()
             .map_err(ServeError::Runtime)?
             .block_on(serve_at(plugin, ServeOptions::new(endpoint)))
     });

@@ -17,6 +17,7 @@
 //! | stdio | later stdout output streams to the host through `plugin.GRPCStdio`; fd 2 stays the host's stderr |
 //! | logging | `tracing` events as go-hclog JSON on the real stderr ([`logging`]) |
 //! | stop | `plugin.GRPCController/Shutdown` or SIGTERM; SIGINT is ignored as in Go plugins; the socket file is removed |
+//! | threads | a tokio runtime with at most 2 worker threads (`TOKIO_WORKER_THREADS` overrides it): a plugin serves one host, and idle workers on a many-core node cost memory |
 //!
 //! ## Attach mode, for debugging
 //!
@@ -475,6 +476,42 @@ fn watch_signals(
     }))
 }
 
+/// The most worker threads a plugin's async runtime starts unless
+/// `TOKIO_WORKER_THREADS` says otherwise.
+///
+/// tokio's default is one per core. A plugin serves one host over one
+/// connection, and its work per call is small (the heavy lifting is in the
+/// tasks it runs), so on a 64-core client node the default gives 64 idle
+/// threads, each with a stack and, once it has allocated, its own malloc
+/// arena that keeps freed memory. Measured with the runtime probe: 33
+/// threads (the default on 32 cores, emulated with
+/// `TOKIO_WORKER_THREADS=32`) hold 4.8 MiB resident against 4.5 MiB with 2.
+pub(crate) const MAX_WORKER_THREADS: usize = 2;
+
+/// Worker threads for a plugin's runtime: `TOKIO_WORKER_THREADS` when set to
+/// a positive number (tokio's own variable, for an operator who wants
+/// more), otherwise the cores available, at most [`MAX_WORKER_THREADS`].
+fn worker_threads() -> usize {
+    std::env::var("TOKIO_WORKER_THREADS")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+                .min(MAX_WORKER_THREADS)
+        })
+}
+
+/// The async runtime every plugin kind runs on.
+pub(crate) fn plugin_runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(worker_threads())
+        .enable_all()
+        .build()
+}
+
 /// Runs a plugin binary's whole life: the entry point behind every per-kind
 /// `serve` function, returning the process's exit code.
 ///
@@ -496,10 +533,7 @@ pub fn run(handshake: Handshake, name: &str, services: impl FnOnce() -> Routes) 
         stdio::print_stderr(&format!("server sent invalid plugin version {bad:?}"));
     }
     logging::init(name);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match plugin_runtime() {
         Ok(rt) => rt,
         Err(e) => {
             stdio::print_stderr(&format!("{name}: could not start the async runtime: {e}\n"));
