@@ -549,11 +549,11 @@ const DEMO_DEADLINE: std::time::Duration = std::time::Duration::from_secs(600);
 fn demo_exits() -> Result<()> {
     use std::os::unix::process::CommandExt;
     use std::process::Stdio;
-    let exe = std::env::current_exe().context("locating the xtask binary")?;
     eprintln!("xtask: running `cargo xtask demo` with stdin closed (deadline {DEMO_DEADLINE:?})");
-    let mut child = Command::new(exe)
-        .arg("demo")
-        .current_dir(root())
+    // Through cargo, as the newcomer types it: this xtask binary may have
+    // been rebuilt (replaced on disk) by the workspace build before it.
+    let mut child = cargo()
+        .args(["xtask", "demo"])
         .stdin(Stdio::null())
         // Its own process group, so that a hung demo is killed with the
         // cargo, example and plugin processes under it.
