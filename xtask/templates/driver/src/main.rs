@@ -17,7 +17,7 @@
 
 use std::path::PathBuf;
 use std::sync::RwLock;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use nomad_plugin_sdk::base::{AgentConfig, BasePlugin, PluginInfo};
 use nomad_plugin_sdk::driver::{
